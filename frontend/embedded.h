@@ -1,5 +1,5 @@
-/* Text files compiled into the binary (examples/*.kiln, frontend/lang/*.kiln)
- * by cmake/embed.cmake. */
+/* Text files compiled into the binary (examples/ and frontend/lang/ .kiln
+ * files) by cmake/embed.cmake. */
 #ifndef KILN_EMBEDDED_H
 #define KILN_EMBEDDED_H
 
