@@ -1,1 +1,55 @@
-int main(void){return 0;}
+/* kiln: the command-line program. Dispatches to tools/cmd_*.c. */
+#include <stdio.h>
+#include <string.h>
+
+#include "args.h"
+#include "commands.h"
+
+static int cmd_version(int argc, char **argv);
+
+static const command commands[] = {
+    {"version", "print kiln's version", cmd_version},
+};
+#define NCOMMANDS ((int)(sizeof commands / sizeof commands[0]))
+
+static void usage(FILE *f) {
+    fprintf(f,
+            "kiln " KILN_VERSION " - a compute-graph compiler for transformer models\n\n"
+            "usage: kiln COMMAND [ARGS...]\n\ncommands:\n");
+    for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f,
+            "\nMODEL is a Hugging Face folder (config.json + model.safetensors) or a .kiln\n"
+            "description. Run 'kiln COMMAND --help' for a command's options.\n");
+}
+
+static int cmd_version(int argc, char **argv) {
+    (void)argc;
+    (void)argv;
+    printf("kiln %s\n", KILN_VERSION);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *name = argv[1];
+    if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 || strcmp(name, "help") == 0) {
+        if (argc > 2 && strcmp(name, "help") == 0) {
+            char *help_argv[] = {argv[2], "--help", NULL};
+            for (int i = 0; i < NCOMMANDS; i++)
+                if (strcmp(commands[i].name, argv[2]) == 0) return commands[i].run(2, help_argv);
+            return fail("unknown command '%s' (see 'kiln --help')", argv[2]);
+        }
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(name, "--version") == 0 || strcmp(name, "version") == 0) {
+        printf("kiln %s\n", KILN_VERSION);
+        return 0;
+    }
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0) return commands[i].run(argc - 1, argv + 1);
+    return fail("unknown command '%s' (see 'kiln --help')", name);
+}

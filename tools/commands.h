@@ -1,0 +1,13 @@
+/* Every kiln subcommand: one entry here and in the table in kiln.c, its code
+ * in tools/cmd_NAME.c. */
+#ifndef KILN_TOOLS_COMMANDS_H
+#define KILN_TOOLS_COMMANDS_H
+
+typedef struct command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+} command;
+
+
+#endif
