@@ -128,10 +128,16 @@ REF_KERNEL(ref_argreduce) {
                 if (as_float) {
                     double v = kiln_load_f64(x->data, x->dtype, at);
                     if (v != v) continue;
-                    if (best < 0 || (want_max ? v > bf : v < bf)) best = k, bf = v;
+                    if (best < 0 || (want_max ? v > bf : v < bf)) {
+                        best = k;
+                        bf = v;
+                    }
                 } else {
                     int64_t v = kiln_load_i64(x->data, x->dtype, at);
-                    if (best < 0 || (want_max ? v > bi : v < bi)) best = k, bi = v;
+                    if (best < 0 || (want_max ? v > bi : v < bi)) {
+                        best = k;
+                        bi = v;
+                    }
                 }
             }
             kiln_store_i64(out->data, KILN_I64, (size_t)(o * inner + i), best < 0 ? 0 : best);
