@@ -252,6 +252,10 @@ kiln_status infer_slice(kiln_graph *g, kiln_node *n) {
         end = end < lo ? lo : end > hi ? hi : end;
         int64_t l = step > 0 ? (end - start + step - 1) / step : (start - end + (-step) - 1) / (-step);
         len = l < 0 ? 0 : l;
+        /* a clamped -1 means "before index 0"; store it as -size-1 so that
+         * normalising again (verifier, text round trip) keeps that meaning */
+        if (start == -1) start = -size - 1;
+        if (end == -1) end = -size - 1;
     } else {
         /* symbolic: bounds must already be in range, and the step 1 */
         if (step != 1) return node_error(g, n, KILN_ERR_UNSUPPORTED, "step %lld on a symbolic dimension", (long long)step);
