@@ -18,6 +18,8 @@ static kiln_status verify_node(kiln_graph *g, kiln_value v) {
     for (int i = 0; i < d->nattrs; i++) {
         const kiln_attr *a = &n->attrs[i];
         if (a->kind == KILN_ATTR_NONE && !d->attrs[i].required && d->attrs[i].dflt.kind == KILN_ATTR_NONE) continue;
+        if (a->kind == KILN_ATTR_NONE && d->attrs[i].required)
+            return node_error(g, n, KILN_ERR_INVALID, "node %%%d: missing attribute '%s'", v, d->attrs[i].name);
         if (a->kind != d->attrs[i].kind)
             return node_error(g, n, KILN_ERR_INVALID, "node %%%d: attribute '%s' has the wrong kind", v, d->attrs[i].name);
     }
@@ -40,6 +42,12 @@ static kiln_status verify_node(kiln_graph *g, kiln_value v) {
         for (int i = 0; i < n->shape.rank; i++)
             if (n->value.shape[i] != n->shape.dims[i])
                 return node_error(g, n, KILN_ERR_INVALID, "node %%%d: constant data does not match its shape", v);
+        uint64_t need = kiln_dtype_size(n->dtype);
+        for (int i = 0; i < n->shape.rank; i++)
+            if (__builtin_mul_overflow(need, (uint64_t)n->shape.dims[i], &need)) need = UINT64_MAX;
+        if (!n->value.data || n->value.nbytes != need)
+            return node_error(g, n, KILN_ERR_INVALID, "node %%%d: constant data holds %zu bytes, its type needs %llu", v,
+                              n->value.data ? n->value.nbytes : 0, (unsigned long long)need);
         return KILN_OK;
     }
     default: break;
