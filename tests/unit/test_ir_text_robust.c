@@ -4,6 +4,7 @@
  * out-of-bounds read; run it under the sanitizer build (KILN_SANITIZE=ON)
  * to make the last one visible. */
 #include <ctype.h>
+#include <dirent.h>
 #include <string.h>
 
 #include "test_ir_text_graphs.h"
@@ -107,7 +108,40 @@ static void test_mutations(const char *text, int count) {
     free(buf);
 }
 
+/* Replay the fuzz corpus (tests/fuzz/corpus/ir_text) under the same checks
+ * as the fuzz target, so its finds stay fixed without a fuzzer. */
+static void test_corpus(void) {
+    const char *src = getenv("KILN_SOURCE_DIR");
+    if (!src) {
+        fprintf(stderr, "KILN_SOURCE_DIR not set: corpus replay skipped\n");
+        return;
+    }
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/tests/fuzz/corpus/ir_text", src);
+    DIR *d = opendir(dir);
+    CHECK(d != NULL);
+    if (!d) return;
+    int files = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char path[8192];
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        FILE *f = fopen(path, "rb");
+        if (!f) continue;
+        char buf[65536];
+        size_t n = fread(buf, 1, sizeof buf - 1, f);
+        fclose(f);
+        buf[n] = 0; /* like the fuzz target: the text ends at the first NUL */
+        try_text(buf, e->d_name, 0);
+        files++;
+    }
+    closedir(d);
+    CHECK(files >= 10);
+}
+
 int main(void) {
+    test_corpus();
     kiln_graph *g = build_coverage_graph();
     char *text = NULL;
     CHECK(g != NULL);
