@@ -1,0 +1,59 @@
+# The CPU backend: backends/llvm/*.c compiled into kiln_core against the
+# LLVM 19 C API. Included by the top-level CMakeLists.txt when KILN_WITH_LLVM.
+#
+# By default the shared libLLVM is linked (fast links, small binaries).
+# KILN_LLVM_STATIC links the static component libraries instead, for a
+# relocatable build that runs where no libLLVM is installed.
+
+option(KILN_LLVM_STATIC "Link LLVM statically (llvm-config --link-static)" OFF)
+
+find_program(KILN_LLVM_CONFIG NAMES llvm-config-19 llvm-config
+  HINTS /usr/lib/llvm-19/bin
+  DOC "llvm-config of LLVM 19")
+if(NOT KILN_LLVM_CONFIG)
+  message(FATAL_ERROR "KILN_WITH_LLVM is ON but llvm-config-19 was not found "
+                      "(install llvm-19-dev or configure with -DKILN_WITH_LLVM=OFF)")
+endif()
+
+execute_process(COMMAND ${KILN_LLVM_CONFIG} --version
+  OUTPUT_VARIABLE KILN_LLVM_VERSION OUTPUT_STRIP_TRAILING_WHITESPACE)
+if(NOT KILN_LLVM_VERSION MATCHES "^19\\.")
+  message(FATAL_ERROR "${KILN_LLVM_CONFIG} reports LLVM ${KILN_LLVM_VERSION}; kiln needs LLVM 19")
+endif()
+execute_process(COMMAND ${KILN_LLVM_CONFIG} --includedir
+  OUTPUT_VARIABLE KILN_LLVM_INCLUDE_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+execute_process(COMMAND ${KILN_LLVM_CONFIG} --libdir
+  OUTPUT_VARIABLE KILN_LLVM_LIB_DIR OUTPUT_STRIP_TRAILING_WHITESPACE)
+
+if(KILN_LLVM_STATIC)
+  execute_process(COMMAND ${KILN_LLVM_CONFIG} --link-static --libs orcjit native
+    OUTPUT_VARIABLE KILN_LLVM_LIBS OUTPUT_STRIP_TRAILING_WHITESPACE
+    RESULT_VARIABLE KILN_LLVM_RC)
+  execute_process(COMMAND ${KILN_LLVM_CONFIG} --link-static --system-libs orcjit native
+    OUTPUT_VARIABLE KILN_LLVM_SYSTEM_LIBS OUTPUT_STRIP_TRAILING_WHITESPACE)
+  if(NOT KILN_LLVM_RC EQUAL 0 OR KILN_LLVM_LIBS STREQUAL "")
+    message(FATAL_ERROR "KILN_LLVM_STATIC: ${KILN_LLVM_CONFIG} has no static libraries for orcjit native")
+  endif()
+  separate_arguments(KILN_LLVM_LIBS UNIX_COMMAND "${KILN_LLVM_LIBS}")
+  separate_arguments(KILN_LLVM_SYSTEM_LIBS UNIX_COMMAND "${KILN_LLVM_SYSTEM_LIBS}")
+  # The LLVM libraries are C++; a C project must name the C++ runtime itself.
+  set(KILN_LLVM_LINK ${KILN_LLVM_LIBS} ${KILN_LLVM_SYSTEM_LIBS} stdc++)
+else()
+  execute_process(COMMAND ${KILN_LLVM_CONFIG} --libs
+    OUTPUT_VARIABLE KILN_LLVM_LIBS OUTPUT_STRIP_TRAILING_WHITESPACE)
+  separate_arguments(KILN_LLVM_LIBS UNIX_COMMAND "${KILN_LLVM_LIBS}")
+  set(KILN_LLVM_LINK ${KILN_LLVM_LIBS})
+endif()
+message(STATUS "kiln: LLVM ${KILN_LLVM_VERSION} from ${KILN_LLVM_CONFIG}"
+               " (static: ${KILN_LLVM_STATIC})")
+
+file(GLOB KILN_LLVM_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/backends/llvm/*.c)
+target_sources(kiln_core PRIVATE ${KILN_LLVM_SOURCES})
+# include/kiln/llvm.h includes llvm-c headers, so users of kiln_core need them too.
+target_include_directories(kiln_core SYSTEM PUBLIC ${KILN_LLVM_INCLUDE_DIR})
+target_compile_definitions(kiln_core PUBLIC KILN_WITH_LLVM=1)
+target_link_directories(kiln_core PUBLIC ${KILN_LLVM_LIB_DIR})
+target_link_libraries(kiln_core PUBLIC ${KILN_LLVM_LINK})
+
+# Benchmarks (bench/) are programs, not tests; the BLAS peer links only there.
+add_subdirectory(${CMAKE_SOURCE_DIR}/bench ${CMAKE_BINARY_DIR}/bench)

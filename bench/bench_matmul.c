@@ -1,0 +1,165 @@
+/* fp32 matmul throughput: kiln's JIT'd GEMM next to OpenBLAS's cblas_sgemm,
+ * same thread count, same process, same buffers.
+ *
+ * Each case warms both up, then alternates kiln and OpenBLAS runs (so a noisy
+ * neighbour hurts both alike) and reports the best time of each as GFLOP/s
+ * (2*M*N*K / seconds) and their ratio. The two results are also compared, as
+ * a sanity check that the timed code computes the right thing.
+ *
+ *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--shape MxNxK[t]]...
+ *
+ * A trailing 't' on a shape means B is [N,K] (NT, Hugging Face weights). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kiln/llvm.h"
+#include "kiln/threadpool.h"
+
+#ifdef KILN_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
+
+typedef struct shape {
+    long m, n, k;
+    int trans_b;
+} shape;
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static float *alloc_random(size_t n, unsigned seed) {
+    float *p = aligned_alloc(64, (n * sizeof(float) + 63) / 64 * 64);
+    if (!p) return NULL;
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)(seed >> 8) / (float)(1u << 24) - 0.5f;
+    }
+    return p;
+}
+
+static int parse_shape(const char *s, shape *out) {
+    char t = 0;
+    int n = sscanf(s, "%ldx%ldx%ld%c", &out->m, &out->n, &out->k, &t);
+    if (n < 3 || out->m < 1 || out->n < 1 || out->k < 1 || (n == 4 && t != 't')) return 0;
+    out->trans_b = n == 4;
+    return 1;
+}
+
+static int usage(void) {
+    fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--shape MxNxK[t]]...\n");
+    return 2;
+}
+
+int main(int argc, char **argv) {
+    int threads = 0, reps = 10, warmup = 2, n_shapes = 0;
+    shape shapes[32];
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup") && v) warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--shape") && v && n_shapes < 32) {
+            if (!parse_shape(argv[++i], &shapes[n_shapes++])) return usage();
+        } else return usage();
+    }
+    if (reps < 1 || warmup < 0 || threads < 0) return usage();
+    if (!n_shapes) {
+        const shape def[] = {{1024, 1024, 1024, 0}, {2048, 2048, 2048, 0}, {1024, 1024, 1024, 1},
+                             {1, 3072, 768, 1},     {1, 50257, 768, 1},   {1, 3072, 768, 0}};
+        n_shapes = (int)(sizeof def / sizeof def[0]);
+        memcpy(shapes, def, sizeof def);
+    }
+    if (!threads) threads = kiln_cpu_count();
+
+    kiln_llvm_target *t = NULL;
+    kiln_threadpool *pool = NULL;
+    kiln_status s = kiln_llvm_target_host(&t);
+    if (!s) s = kiln_threadpool_create(threads, &pool);
+    if (s) {
+        fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
+        return 1;
+    }
+#ifdef KILN_BENCH_OPENBLAS
+    openblas_set_num_threads(threads);
+    printf("# kiln vs OpenBLAS (%s), %d thread%s, cpu %s, best of %d after %d warmup\n", openblas_get_corename(),
+           threads, threads == 1 ? "" : "s", t->cpu, reps, warmup);
+#else
+    printf("# kiln (no OpenBLAS peer in this build), %d threads, cpu %s\n", threads, t->cpu);
+#endif
+    printf("%-22s %10s %10s %8s %10s\n", "shape (MxNxK)", "kiln GF/s", "BLAS GF/s", "ratio", "max diff");
+
+    kiln_gemm_kernel *kern[2] = {NULL, NULL};
+    for (int i = 0; i < n_shapes; i++) {
+        shape sh = shapes[i];
+        if (!kern[sh.trans_b]) {
+            kiln_gemm_desc d = {.trans_b = sh.trans_b};
+            double t0 = now();
+            s = kiln_gemm_compile(t, &d, &kern[sh.trans_b]);
+            if (s) {
+                fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
+                return 1;
+            }
+            const kiln_gemm_desc *r = kiln_gemm_kernel_desc(kern[sh.trans_b]);
+            printf("# %s kernel: tile %dx%d, mc %d kc %d nc %d, compiled in %.0f ms\n", sh.trans_b ? "NT" : "NN",
+                   r->mr, r->nr_vectors * kiln_llvm_target_f32_lanes(t), r->mc, r->kc, r->nc, (now() - t0) * 1e3);
+        }
+        size_t na = (size_t)(sh.m * sh.k), nb = (size_t)(sh.k * sh.n), nc = (size_t)(sh.m * sh.n);
+        float *a = alloc_random(na, 1), *b = alloc_random(nb, 2), *c = alloc_random(nc, 3),
+              *c_ref = alloc_random(nc, 4);
+        if (!a || !b || !c || !c_ref) {
+            fprintf(stderr, "kiln-bench-matmul: out of memory\n");
+            return 1;
+        }
+        kiln_gemm_args args = {.m = sh.m, .n = sh.n, .k = sh.k, .batch = 1, .a = a, .lda = sh.k, .b = b,
+                               .ldb = sh.trans_b ? sh.k : sh.n, .c = c, .ldc = sh.n};
+        double best_kiln = 1e30, best_blas = 1e30;
+        for (int r = 0; r < warmup + reps; r++) {
+            double t0 = now();
+            s = kiln_gemm_run(kern[sh.trans_b], &args, pool);
+            double dt = now() - t0;
+            if (s) {
+                fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
+                return 1;
+            }
+            if (r >= warmup && dt < best_kiln) best_kiln = dt;
+#ifdef KILN_BENCH_OPENBLAS
+            t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, sh.trans_b ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n,
+                        (int)sh.k, 1.0f, a, (int)sh.k, b, (int)args.ldb, 0.0f, c_ref, (int)sh.n);
+            dt = now() - t0;
+            if (r >= warmup && dt < best_blas) best_blas = dt;
+#endif
+        }
+        double flops = 2.0 * (double)sh.m * (double)sh.n * (double)sh.k;
+        char name[64];
+        snprintf(name, sizeof name, "%ldx%ldx%ld%s", sh.m, sh.n, sh.k, sh.trans_b ? " NT" : "");
+#ifdef KILN_BENCH_OPENBLAS
+        double diff = 0;
+        for (size_t j = 0; j < nc; j++) {
+            double dd = fabs((double)c[j] - c_ref[j]) / (1.0 + fabs(c_ref[j]));
+            if (dd > diff) diff = dd;
+        }
+        printf("%-22s %10.1f %10.1f %8.3f %10.2g\n", name, flops / best_kiln * 1e-9, flops / best_blas * 1e-9,
+               best_blas / best_kiln, diff);
+#else
+        printf("%-22s %10.1f %10s %8s %10s\n", name, flops / best_kiln * 1e-9, "-", "-", "-");
+#endif
+        fflush(stdout);
+        free(a);
+        free(b);
+        free(c);
+        free(c_ref);
+    }
+    kiln_gemm_kernel_free(kern[0]);
+    kiln_gemm_kernel_free(kern[1]);
+    kiln_threadpool_free(pool);
+    kiln_llvm_target_free(t);
+    return 0;
+}
