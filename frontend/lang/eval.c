@@ -26,7 +26,7 @@ static void call_chain(eval *ev, char *buf, size_t cap) {
             n += (size_t)snprintf(buf + n, cap - n, "; ...");
             break;
         }
-        int w = snprintf(buf + n, cap - n, "%s in %s, called from %s:%d:%d", shown ? ";" : " (", fr->fn->names[0],
+        int w = snprintf(buf + n, cap - n, "%s%s, called from %s:%d:%d", shown ? "; in " : " (in ", fr->fn->names[0],
                          fr->call_file->name, fr->call_line, fr->call_col);
         if (w < 0 || (size_t)w >= cap - n) break;
         n += (size_t)w;

@@ -159,6 +159,7 @@ static kiln_status exec_input(eval *ev, const stmt *s) {
 static kiln_status exec_weights(eval *ev, const stmt *s) {
     val p;
     KILN_TRY(eval_expr(ev, s->e, &p));
+    ev_set_loc(ev, s->file, s->line, s->col);
     if (p.k != V_STR || !p.s[0]) return ev_error(ev, KILN_ERR_TYPE, "'weights' needs a file name");
     if (ev->weights_path) return ev_error(ev, KILN_ERR_INVALID, "'weights' is given twice");
     const char *src = ev->opt ? ev->opt->source_path : NULL;

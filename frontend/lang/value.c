@@ -80,7 +80,9 @@ double val_number(const val *v) {
 
 kiln_node *ev_node(eval *ev, val v) { return kiln_graph_node(ev->g, v.t); }
 
-/* Python-like float text: shortest round-trip digits, always a '.' or exponent. */
+/* Python's float text: the shortest digits that read back exactly, in
+ * positional form for exponents -4..15, else as 1e+16; always with a '.'
+ * or an exponent so that it reads as a float. */
 static void format_float(double f, char *buf, size_t cap) {
     if (isnan(f)) {
         snprintf(buf, cap, "nan");
@@ -90,11 +92,22 @@ static void format_float(double f, char *buf, size_t cap) {
         snprintf(buf, cap, f < 0 ? "-inf" : "inf");
         return;
     }
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, cap, "%.*g", prec, f);
-        if (strtod(buf, NULL) == f) break;
+    int prec = 1;
+    char e[64];
+    for (; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, f);
+        if (strtod(e, NULL) == f) break;
     }
-    if (!strpbrk(buf, ".e")) strncat(buf, ".0", cap - strlen(buf) - 1);
+    if (prec > 17) prec = 17;
+    const char *ep = strchr(e, 'e');
+    int exp10 = ep ? atoi(ep + 1) : 0;
+    if (exp10 >= -4 && exp10 < 16) {
+        int decimals = prec - 1 - exp10;
+        snprintf(buf, cap, "%.*f", decimals > 0 ? decimals : 0, f);
+        if (!strchr(buf, '.')) strncat(buf, ".0", cap - strlen(buf) - 1);
+    } else {
+        snprintf(buf, cap, "%s", e);
+    }
 }
 
 /* Appends to a malloc'd buffer; returns 0 on failure or when too long. */
