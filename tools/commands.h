@@ -9,5 +9,8 @@ typedef struct command {
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
 } command;
 
+int cmd_run(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
+
 
 #endif

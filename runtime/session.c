@@ -1,0 +1,143 @@
+/* Sessions: dispatch to the backend of the requested device. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln/ref.h"
+#include "kiln/session.h"
+
+struct kiln_session {
+    const kiln_backend *backend;
+    void *state;
+};
+
+/* ---- the reference interpreter as a backend ---- */
+typedef struct ref_state {
+    const kiln_graph *g;
+    const kiln_tensor_map *weights;
+} ref_state;
+
+static kiln_status ref_create(const kiln_graph *g, const kiln_tensor_map *weights, const kiln_session_options *opt,
+                              void **state) {
+    (void)opt;
+    ref_state *r = calloc(1, sizeof *r);
+    if (!r) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    r->g = g;
+    r->weights = weights;
+    *state = r;
+    return KILN_OK;
+}
+
+static kiln_status ref_run(void *state, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
+    ref_state *r = state;
+    return kiln_ref_run(r->g, r->weights, inputs, outputs);
+}
+
+static void ref_destroy(void *state) { free(state); }
+
+static const kiln_backend ref_backend = {KILN_DEVICE_REF, "ref", ref_create, ref_run, ref_destroy, NULL};
+
+/* Backends built into this binary register here. */
+#ifdef KILN_WITH_LLVM
+extern const kiln_backend kiln_cpu_backend;
+#endif
+#ifdef KILN_WITH_KIR_BACKEND
+extern const kiln_backend kiln_kir_backend;
+#endif
+#ifdef KILN_WITH_VULKAN
+extern const kiln_backend kiln_vulkan_backend;
+/* 1 when a Vulkan device is usable (for --device auto). */
+int kiln_vulkan_available(void);
+#endif
+
+static const kiln_backend *backend_for(kiln_device_kind kind) {
+    switch (kind) {
+    case KILN_DEVICE_REF: return &ref_backend;
+#ifdef KILN_WITH_LLVM
+    case KILN_DEVICE_CPU: return &kiln_cpu_backend;
+#endif
+#ifdef KILN_WITH_KIR_BACKEND
+    case KILN_DEVICE_KIR: return &kiln_kir_backend;
+#endif
+#ifdef KILN_WITH_VULKAN
+    case KILN_DEVICE_VULKAN: return &kiln_vulkan_backend;
+#endif
+    default: return NULL;
+    }
+}
+
+const char *kiln_device_name(kiln_device_kind kind) {
+    static const char *names[] = {"ref", "cpu", "vulkan", "kir"};
+    return (unsigned)kind < KILN_DEVICE_KIND_COUNT ? names[kind] : "?";
+}
+
+kiln_status kiln_device_parse(const char *text, kiln_device_spec *out) {
+    out->index = -1;
+    if (strcmp(text, "auto") == 0) {
+#ifdef KILN_WITH_VULKAN
+        if (kiln_vulkan_available()) {
+            out->kind = KILN_DEVICE_VULKAN;
+            return KILN_OK;
+        }
+#endif
+        out->kind = backend_for(KILN_DEVICE_CPU) ? KILN_DEVICE_CPU : KILN_DEVICE_REF;
+        return KILN_OK;
+    }
+    for (int k = 0; k < KILN_DEVICE_KIND_COUNT; k++) {
+        const char *name = kiln_device_name((kiln_device_kind)k);
+        size_t n = strlen(name);
+        if (strncmp(text, name, n) != 0) continue;
+        if (text[n] == 0) {
+            out->kind = (kiln_device_kind)k;
+            return KILN_OK;
+        }
+        if (text[n] == ':' && k == KILN_DEVICE_VULKAN) {
+            char *end;
+            long idx = strtol(text + n + 1, &end, 10);
+            if (*end || end == text + n + 1 || idx < 0)
+                return kiln_error(KILN_ERR_INVALID, "bad device '%s' (expected vulkan:N with N >= 0)", text);
+            out->kind = KILN_DEVICE_VULKAN;
+            out->index = (int)idx;
+            return KILN_OK;
+        }
+    }
+    return kiln_error(KILN_ERR_INVALID, "unknown device '%s' (expected auto, ref, cpu, vulkan, vulkan:N or kir)", text);
+}
+
+kiln_status kiln_session_create(const kiln_graph *g, const kiln_tensor_map *weights, const kiln_session_options *opt,
+                                kiln_session **out) {
+    kiln_session_options defaults = {{KILN_DEVICE_REF, -1}, 0, 0, 0, NULL};
+    if (!opt) opt = &defaults;
+    const kiln_backend *b = backend_for(opt->device.kind);
+    if (!b)
+        return kiln_error(KILN_ERR_UNSUPPORTED, "device '%s' is not built into this kiln (available: %s%s%s%s)",
+                          kiln_device_name(opt->device.kind), "ref", backend_for(KILN_DEVICE_CPU) ? ", cpu" : "",
+                          backend_for(KILN_DEVICE_VULKAN) ? ", vulkan" : "", backend_for(KILN_DEVICE_KIR) ? ", kir" : "");
+    kiln_session *s = calloc(1, sizeof *s);
+    if (!s) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    s->backend = b;
+    kiln_status st = b->create(g, weights, opt, &s->state);
+    if (st) {
+        free(s);
+        return st;
+    }
+    *out = s;
+    return KILN_OK;
+}
+
+kiln_status kiln_session_run(kiln_session *s, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
+    return s->backend->run(s->state, inputs, outputs);
+}
+
+void kiln_session_print_profile(kiln_session *s, void *file) {
+    if (s->backend->print_profile) s->backend->print_profile(s->state, file);
+    else fprintf(file, "kiln: device '%s' has no per-kernel profile\n", s->backend->name);
+}
+
+kiln_device_kind kiln_session_device(const kiln_session *s) { return s->backend->kind; }
+
+void kiln_session_free(kiln_session *s) {
+    if (!s) return;
+    s->backend->destroy(s->state);
+    free(s);
+}
