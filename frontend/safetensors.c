@@ -275,6 +275,15 @@ static kiln_status parse_into(kiln_tensor_map *m, const unsigned char *base, siz
         /* Loading a misaligned float is undefined behaviour: copy instead. */
         if ((uintptr_t)p % kiln_dtype_size(e->dtype) == 0) {
             t = kiln_tensor_view(e->dtype, e->rank, e->shape, (void *)p);
+        } else if (e->nbytes == 0) {
+            /* Nothing to copy, and its dims may be too large to allocate. */
+            t = kiln_tensor_view(e->dtype, e->rank, e->shape, NULL);
+            t.data = calloc(1, 8);
+            t.owns_data = 1;
+            if (!t.data) {
+                s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+                break;
+            }
         } else {
             s = kiln_tensor_alloc(&t, e->dtype, e->rank, e->shape);
             if (s) {
