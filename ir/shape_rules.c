@@ -174,7 +174,8 @@ kiln_status infer_matmul(kiln_graph *g, kiln_node *n) {
     if (a->shape.rank < 2 || b->shape.rank < 2)
         return node_error(g, n, KILN_ERR_SHAPE, "inputs need rank >= 2, got %s and %s",
                           kiln_shape_str(g, &a->shape, s1, sizeof s1), kiln_shape_str(g, &b->shape, s2, sizeof s2));
-    kiln_dim k1 = a->shape.dims[a->shape.rank - 1], k2 = b->shape.dims[b->shape.rank - 2];
+    int tb = A(0).kind == KILN_ATTR_BOOL && A(0).i; /* b is [..., N, K] */
+    kiln_dim k1 = a->shape.dims[a->shape.rank - 1], k2 = b->shape.dims[b->shape.rank - (tb ? 1 : 2)];
     if (k1 != k2)
         return node_error(g, n, KILN_ERR_SHAPE, "inner dimensions differ: %s @ %s",
                           kiln_shape_str(g, &a->shape, s1, sizeof s1), kiln_shape_str(g, &b->shape, s2, sizeof s2));
@@ -184,7 +185,7 @@ kiln_status infer_matmul(kiln_graph *g, kiln_node *n) {
     kiln_status s = kiln_broadcast_shapes(g, &ba, &bb, &out);
     if (s) return node_wrap(g, n, kiln_error_wrap(s, "batch dimensions"));
     out.dims[out.rank++] = a->shape.dims[a->shape.rank - 2];
-    out.dims[out.rank++] = b->shape.dims[b->shape.rank - 1];
+    out.dims[out.rank++] = b->shape.dims[b->shape.rank - (tb ? 2 : 1)];
     n->dtype = a->dtype;
     n->shape = out;
     return KILN_OK;

@@ -1,5 +1,6 @@
 /* matmul: a [..., M, K] @ b [..., K, N] with numpy broadcasting of the
- * batch dims. Sums accumulate in double (floats) or wrapping int64. */
+ * batch dims; with trans_b, b is [..., N, K] (a weight kept as [out, in]).
+ * Sums accumulate in double (floats) or wrapping int64. */
 #include <stdlib.h>
 
 #include "ref_internal.h"
@@ -12,8 +13,11 @@ static kiln_tensor batch_view(const kiln_tensor *t) {
 REF_KERNEL(ref_matmul) {
     const kiln_tensor *a = in[0], *b = in[1];
     if (a->rank < 2 || b->rank < 2 || out->rank < 2) return ref_error(c, KILN_ERR_SHAPE, "inputs need rank >= 2");
-    int64_t M = a->shape[a->rank - 2], K = a->shape[a->rank - 1], N = b->shape[b->rank - 1];
-    if (b->shape[b->rank - 2] != K || out->shape[out->rank - 2] != M || out->shape[out->rank - 1] != N)
+    int tb = c->n->attrs[0].kind == KILN_ATTR_BOOL && c->n->attrs[0].i;
+    int64_t M = a->shape[a->rank - 2], K = a->shape[a->rank - 1], N = b->shape[b->rank - (tb ? 2 : 1)];
+    /* element (k, n) of b's matrix sits at k * bk + n * bn */
+    int64_t bk = tb ? 1 : N, bn = tb ? K : 1;
+    if (b->shape[b->rank - (tb ? 1 : 2)] != K || out->shape[out->rank - 2] != M || out->shape[out->rank - 1] != N)
         return ref_error(c, KILN_ERR_SHAPE, "inner or outer dimensions do not agree");
     if (a->dtype != b->dtype || a->dtype == KILN_BOOL) return ref_error(c, KILN_ERR_TYPE, "needs two numeric inputs of one dtype");
     kiln_tensor ba = batch_view(a), bb = batch_view(b);
@@ -39,13 +43,13 @@ REF_KERNEL(ref_matmul) {
                 size_t o = (size_t)(obase + m * N + n);
                 if (as_float) {
                     double s = 0;
-                    for (int64_t k = 0; k < K; k++) s += fa[abase + m * K + k] * fb[bbase + k * N + n];
+                    for (int64_t k = 0; k < K; k++) s += fa[abase + m * K + k] * fb[bbase + k * bk + n * bn];
                     kiln_store_f64(out->data, out->dtype, o, s);
                 } else {
                     int64_t s = 0;
                     for (int64_t k = 0; k < K; k++)
                         s = ref_wadd(s, ref_wmul(kiln_load_i64(a->data, a->dtype, (size_t)(abase + m * K + k)),
-                                                 kiln_load_i64(b->data, b->dtype, (size_t)(bbase + k * N + n))));
+                                                 kiln_load_i64(b->data, b->dtype, (size_t)(bbase + k * bk + n * bn))));
                     kiln_store_i64(out->data, out->dtype, o, s);
                 }
             }

@@ -53,6 +53,43 @@ static void test_batch_broadcast(void) {
     kiln_tensor_release(&b);
 }
 
+/* trans_b reads b as [..., N, K]: the matrix of test_small stored
+ * transposed, [[7,9,11],[8,10,12]], gives the same 58, 64, 139, 154. Then a
+ * batched, broadcast case against direct loops over the [N, K] layout. */
+static void test_trans_b(void) {
+    kiln_named_attr tb = kiln_a_bool("trans_b", 1);
+    kiln_tensor a = make_tensor(KILN_F32, 2, SHAPE(2, 3), VALS(1, 2, 3, 4, 5, 6));
+    kiln_tensor b = make_tensor(KILN_F32, 2, SHAPE(2, 3), VALS(7, 9, 11, 8, 10, 12)), y;
+    const kiln_tensor *ins[2] = {&a, &b};
+    CHECK_OK(op_eval(KILN_OP_MATMUL, 2, ins, 1, &tb, &y));
+    CHECK_TENSOR(&y, 2, SHAPE(2, 2), VALS(58, 64, 139, 154), 0);
+    kiln_tensor_release(&y);
+    kiln_tensor_release(&a);
+    kiln_tensor_release(&b);
+
+    /* a [2,1,2,3] with b [3,4,3] (batch 3, N 4, K 3) -> [2,3,2,4] */
+    double av[12], bv[36], want[48];
+    for (int i = 0; i < 12; i++) av[i] = i % 5 - 2;
+    for (int i = 0; i < 36; i++) bv[i] = (i * 5) % 7 - 3;
+    for (int p = 0; p < 2; p++)
+        for (int q = 0; q < 3; q++)
+            for (int m = 0; m < 2; m++)
+                for (int n = 0; n < 4; n++) {
+                    double sum = 0;
+                    for (int k = 0; k < 3; k++) sum += av[(p * 2 + m) * 3 + k] * bv[(q * 4 + n) * 3 + k];
+                    want[((p * 3 + q) * 2 + m) * 4 + n] = sum;
+                }
+    a = make_tensor(KILN_F32, 4, SHAPE(2, 1, 2, 3), av);
+    b = make_tensor(KILN_F32, 3, SHAPE(3, 4, 3), bv);
+    CHECK_OK(op_eval(KILN_OP_MATMUL, 2, ins, 1, &tb, &y));
+    CHECK_TENSOR(&y, 4, SHAPE(2, 3, 2, 4), want, 0);
+    kiln_tensor_release(&y);
+    /* without trans_b the same b has K = 4 rows, which a's K = 3 does not match */
+    CHECK_ERR(op_eval(KILN_OP_MATMUL, 2, ins, 0, NULL, &y), "inner dimensions");
+    kiln_tensor_release(&a);
+    kiln_tensor_release(&b);
+}
+
 /* 3000 ones dotted with 3000 ones is 3000, which f16 represents (even, below
  * 4096). Summing in f16 would stall at 2048 (2048 + 1 rounds back to 2048),
  * so this shows the accumulation happens in wider precision. */
@@ -72,6 +109,7 @@ static void test_half_accumulation(void) {
 int main(void) {
     test_small();
     test_batch_broadcast();
+    test_trans_b();
     test_half_accumulation();
     return test_finish("test_ref_matmul");
 }
