@@ -321,7 +321,10 @@ static kiln_status read_tensor_info(cursor *c, uint64_t index, kiln_gguf_tensor 
         return fail_at(g, dims_at, KILN_ERR_FORMAT, "tensor '%s': %u dimensions (at most %d)", name.str, n_dims,
                        KILN_GGUF_MAX_DIMS);
     t->n_dims = (int)n_dims;
-    int64_t numel = 1;
+    /* The product of the non-zero dims must fit even when another dim is
+     * zero, so that the verdict does not depend on the order of dims. */
+    int64_t nonzero = 1;
+    int empty = 0;
     for (uint32_t d = 0; d < n_dims; d++) {
         size_t ne_at = c->pos;
         uint64_t ne;
@@ -329,12 +332,14 @@ static kiln_status read_tensor_info(cursor *c, uint64_t index, kiln_gguf_tensor 
         if (ne > (uint64_t)INT64_MAX)
             return fail_at(g, ne_at, KILN_ERR_FORMAT, "tensor '%s': dimension %u is negative (%lld)", name.str, d,
                            (long long)(int64_t)ne);
-        if (ne && numel > INT64_MAX / (int64_t)ne)
+        if (ne && nonzero > INT64_MAX / (int64_t)ne)
             return fail_at(g, ne_at, KILN_ERR_FORMAT, "tensor '%s': element count overflows", name.str);
-        numel *= (int64_t)ne;
+        if (ne) nonzero *= (int64_t)ne;
+        else empty = 1;
         t->ne[d] = (int64_t)ne;
         t->shape[n_dims - 1 - d] = (int64_t)ne;
     }
+    int64_t numel = empty ? 0 : nonzero;
     t->numel = numel;
     size_t type_at = c->pos;
     KILN_TRY(read_u32(c, &t->ggml_type, "type", ctx));

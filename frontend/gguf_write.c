@@ -110,7 +110,7 @@ static kiln_status begin_key(kiln_gguf_writer *w, const char *key, uint32_t type
 
 /* The body of a value (after its type). */
 static int put_value(kiln_gguf_writer *w, const kiln_gguf_value *v, int depth) {
-    if (v->type == KILN_GGUF_STRING) return put_str(w, v->v.s.str, v->v.s.len);
+    if (v->type == KILN_GGUF_STRING) return (v->v.s.str || !v->v.s.len) && put_str(w, v->v.s.str, v->v.s.len);
     if (v->type != KILN_GGUF_ARRAY) {
         size_t n = scalar_size(v->type);
         uint8_t b[8];
@@ -128,7 +128,8 @@ static int put_value(kiln_gguf_writer *w, const kiln_gguf_value *v, int depth) {
     if (es) return v->count <= SIZE_MAX / es && v->v.raw && put(w, v->v.raw, (size_t)v->count * es);
     for (uint64_t i = 0; i < v->count; i++) {
         if (v->elem_type == KILN_GGUF_STRING) {
-            if (!v->v.strs || !put_str(w, v->v.strs[i].str, v->v.strs[i].len)) return 0;
+            const kiln_gguf_string *e = v->v.strs ? &v->v.strs[i] : NULL;
+            if (!e || (!e->str && e->len) || !put_str(w, e->str, e->len)) return 0;
         } else {
             if (!v->v.items || v->v.items[i].type != KILN_GGUF_ARRAY || !put_value(w, &v->v.items[i], depth + 1))
                 return 0;
@@ -222,14 +223,17 @@ kiln_status kiln_gguf_writer_add_tensor(kiln_gguf_writer *w, const char *name, u
         if (strcmp(w->tensors[i].name, name) == 0)
             return kiln_error(KILN_ERR_INVALID, "gguf writer: duplicate tensor '%s'", name);
     wtensor t = {.type = type, .n_dims = rank, .data = data, .nbytes = nbytes};
-    int64_t numel = 1;
+    int64_t nonzero = 1; /* same rule as the reader: non-zero dims must not overflow */
+    int empty = 0;
     for (int i = 0; i < rank; i++) {
-        if (shape[i] < 0 || (shape[i] && numel > INT64_MAX / shape[i]))
+        if (shape[i] < 0 || (shape[i] && nonzero > INT64_MAX / shape[i]))
             return kiln_error(KILN_ERR_SHAPE, "gguf writer: tensor '%s': bad dimension %lld", name,
                               (long long)shape[i]);
-        numel *= shape[i];
+        if (shape[i]) nonzero *= shape[i];
+        else empty = 1;
         t.ne[rank - 1 - i] = (uint64_t)shape[i];
     }
+    int64_t numel = empty ? 0 : nonzero;
     if ((rank > 0 && (int64_t)t.ne[0] % ti->block_size) || (rank == 0 && ti->block_size != 1))
         return kiln_error(KILN_ERR_SHAPE, "gguf writer: tensor '%s': rows of %lld are not whole %s blocks of %d", name,
                           rank ? (long long)t.ne[0] : 1LL, ti->name, ti->block_size);

@@ -99,7 +99,8 @@ kiln_status kiln_gguf_open(const char *path, kiln_gguf **out);
  * `name` stands for the file in error messages. */
 kiln_status kiln_gguf_open_memory(const void *data, size_t size, const char *name, kiln_gguf **out);
 /* Readers are reference counted so that tensor maps can keep the mapping
- * alive: retain adds a reference, close drops one and frees at zero. */
+ * alive: retain adds a reference, close drops one and frees at zero. The
+ * count is not atomic: share a reader between threads only read-only. */
 kiln_gguf *kiln_gguf_retain(kiln_gguf *g);
 void kiln_gguf_close(kiln_gguf *g);
 

@@ -409,6 +409,8 @@ static void test_writer_errors(void) {
     CHECK_ERR(kiln_gguf_writer_add_tensor(w, "f", KILN_GGML_F32, 2, s2x2, x, 12), "is 16 bytes, got 12");
     CHECK_ERR(kiln_gguf_writer_add_tensor(w, "r", KILN_GGML_F32, 5, s5, x, 4), "rank 5");
     CHECK_ERR(kiln_gguf_writer_add_tensor(w, "u", 77, 2, s2x2, x, 16), "unknown ggml type 77");
+    int64_t s_big0[3] = {1ll << 40, 1ll << 40, 0};
+    CHECK_ERR(kiln_gguf_writer_add_tensor(w, "z", KILN_GGML_F32, 3, s_big0, NULL, 0), "bad dimension");
     CHECK_OK(kiln_gguf_writer_add_tensor(w, "f", KILN_GGML_F32, 2, s2x2, x, 16));
     CHECK_ERR(kiln_gguf_writer_add_tensor(w, "f", KILN_GGML_F32, 2, s2x2, x, 16), "duplicate tensor 'f'");
     CHECK_ERR(kiln_gguf_writer_write(w, "/nonexistent-dir/x.gguf"), "/nonexistent-dir/x.gguf");
@@ -590,6 +592,10 @@ static void test_malformed(void) {
     header(&b, 3, 1, 0);
     tinfo(&b, "big", 3, big, KILN_GGML_F32, 0);
     EXPECT_BAD(&b, "tensor 'big': element count overflows");
+    uint64_t zero_first[3] = {0, 1ull << 40, 1ull << 40}; /* empty, but the other dims still must fit */
+    header(&b, 3, 1, 0);
+    tinfo(&b, "z", 3, zero_first, KILN_GGML_F32, 0);
+    EXPECT_BAD(&b, "tensor 'z': element count overflows");
     uint64_t huge[1] = {1ull << 62};
     header(&b, 3, 1, 0);
     tinfo(&b, "huge", 1, huge, KILN_GGML_F32, 0);
