@@ -167,7 +167,7 @@ static kiln_status exec_weights(eval *ev, const stmt *s) {
     size_t dirlen = (p.s[0] != '/' && slash) ? (size_t)(slash - src) + 1 : 0;
     ev->weights_path = malloc(dirlen + strlen(p.s) + 1);
     if (!ev->weights_path) return ev_oom(ev);
-    memcpy(ev->weights_path, src, dirlen);
+    if (dirlen) memcpy(ev->weights_path, src, dirlen);
     strcpy(ev->weights_path + dirlen, p.s);
     return KILN_OK;
 }

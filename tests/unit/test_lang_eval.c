@@ -8,7 +8,7 @@
 #define TAIL "\ninput z: f32[2]\noutput o = z\n"
 
 static void test_assert_fails(void) {
-    LANG_OK("assert(1 == 1)" TAIL, NULL);
+    kiln_graph_free(LANG_OK("assert(1 == 1)" TAIL, NULL));
     LANG_ERR("assert(1 == 2, \"one is not {1 + 1}\")" TAIL, NULL, "t.kiln:1:1: one is not 2");
     LANG_ERR("assert(false)" TAIL, NULL, "assertion failed");
 }
