@@ -1,6 +1,8 @@
 /* Softmax over the last axis (shaders/softmax.comp): one workgroup per
  * row, subgroup reductions where the device has them. */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "vk_recorder.h"
 #include "vk_shaders.h"
@@ -30,7 +32,10 @@ kiln_status kiln_vk_record_softmax(kiln_vk_recorder *r, kiln_vk_binding x, kiln_
     const char *src = kvk_shader_source("softmax");
     if (!src) return kiln_error(KILN_ERR_INTERNAL, "vulkan: the softmax shader is not embedded");
     uint32_t wg = pick_workgroup(info, n);
-    int sg = info->subgroup_arithmetic;
+    /* KILN_VK_DISABLE_SUBGROUPS=1 takes the shared-memory path: for drivers
+     * with broken subgroup operations, and to test that path anywhere. */
+    const char *off = getenv("KILN_VK_DISABLE_SUBGROUPS");
+    int sg = info->subgroup_arithmetic && !(off && *off && strcmp(off, "0") != 0);
     char key[96];
     snprintf(key, sizeof key, "softmax/%u/%s", wg, sg ? "subgroup" : "shared");
     kiln_vk_define def = {"USE_SUBGROUPS", "1"};
