@@ -6,9 +6,15 @@
  * (2*M*N*K / seconds) and their ratio. The two results are also compared, as
  * a sanity check that the timed code computes the right thing.
  *
- *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--shape MxNxK[t]]...
+ *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...
  *
- * A trailing 't' on a shape means B is [N,K] (NT, Hugging Face weights). */
+ * --cpu-time (with --threads 1) times with the thread's CPU clock instead of
+ * the wall clock, so time the thread spends descheduled on a busy machine is
+ * not counted: the way to compare kernels while other jobs run.
+ *
+ * A trailing 't' on a shape means B is [N,K] (NT, Hugging Face weights).
+ * --mr/--nrv/--mc/--kc/--nc/--nc-shared/--unroll/--small-m override the kernel's tuning
+ * (kiln_gemm_desc) for experiments. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,9 +33,11 @@ typedef struct shape {
     int trans_b;
 } shape;
 
+static clockid_t bench_clock = CLOCK_MONOTONIC;
+
 static double now(void) {
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
+    clock_gettime(bench_clock, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -52,12 +60,14 @@ static int parse_shape(const char *s, shape *out) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--shape MxNxK[t]]...\n");
+    fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
+                    "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     int threads = 0, reps = 10, warmup = 2, n_shapes = 0;
+    kiln_gemm_desc tune = {0}; /* --mr --nrv --mc --kc --nc --unroll override the defaults */
     shape shapes[32];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -65,11 +75,24 @@ int main(int argc, char **argv) {
         if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--cpu-time")) bench_clock = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(a, "--mr") && v) tune.mr = atoi(argv[++i]);
+        else if (!strcmp(a, "--nrv") && v) tune.nr_vectors = atoi(argv[++i]);
+        else if (!strcmp(a, "--mc") && v) tune.mc = atoi(argv[++i]);
+        else if (!strcmp(a, "--kc") && v) tune.kc = atoi(argv[++i]);
+        else if (!strcmp(a, "--nc") && v) tune.nc = atoi(argv[++i]);
+        else if (!strcmp(a, "--nc-shared") && v) tune.nc_shared = atoi(argv[++i]);
+        else if (!strcmp(a, "--unroll") && v) tune.k_unroll = atoi(argv[++i]);
+        else if (!strcmp(a, "--small-m") && v) tune.small_m = atoi(argv[++i]);
         else if (!strcmp(a, "--shape") && v && n_shapes < 32) {
             if (!parse_shape(argv[++i], &shapes[n_shapes++])) return usage();
         } else return usage();
     }
     if (reps < 1 || warmup < 0 || threads < 0) return usage();
+    if (bench_clock != CLOCK_MONOTONIC && threads != 1) {
+        fprintf(stderr, "kiln-bench-matmul: --cpu-time needs --threads 1\n");
+        return 2;
+    }
     if (!n_shapes) {
         const shape def[] = {{1024, 1024, 1024, 0}, {2048, 2048, 2048, 0}, {1024, 1024, 1024, 1},
                              {1, 3072, 768, 1},     {1, 50257, 768, 1},   {1, 3072, 768, 0}};
@@ -88,8 +111,9 @@ int main(int argc, char **argv) {
     }
 #ifdef KILN_BENCH_OPENBLAS
     openblas_set_num_threads(threads);
-    printf("# kiln vs OpenBLAS (%s), %d thread%s, cpu %s, best of %d after %d warmup\n", openblas_get_corename(),
-           threads, threads == 1 ? "" : "s", t->cpu, reps, warmup);
+    printf("# kiln vs OpenBLAS (%s), %d thread%s, cpu %s, best of %d after %d warmup, %s time\n",
+           openblas_get_corename(), threads, threads == 1 ? "" : "s", t->cpu, reps, warmup,
+           bench_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU");
 #else
     printf("# kiln (no OpenBLAS peer in this build), %d threads, cpu %s\n", threads, t->cpu);
 #endif
@@ -99,7 +123,8 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_shapes; i++) {
         shape sh = shapes[i];
         if (!kern[sh.trans_b]) {
-            kiln_gemm_desc d = {.trans_b = sh.trans_b};
+            kiln_gemm_desc d = tune;
+            d.trans_b = sh.trans_b;
             double t0 = now();
             s = kiln_gemm_compile(t, &d, &kern[sh.trans_b]);
             if (s) {
@@ -107,8 +132,9 @@ int main(int argc, char **argv) {
                 return 1;
             }
             const kiln_gemm_desc *r = kiln_gemm_kernel_desc(kern[sh.trans_b]);
-            printf("# %s kernel: tile %dx%d, mc %d kc %d nc %d, compiled in %.0f ms\n", sh.trans_b ? "NT" : "NN",
-                   r->mr, r->nr_vectors * kiln_llvm_target_f32_lanes(t), r->mc, r->kc, r->nc, (now() - t0) * 1e3);
+            printf("# %s kernel: tile %dx%d, mc %d kc %d nc %d nc_shared %d, compiled in %.0f ms\n",
+                   sh.trans_b ? "NT" : "NN", r->mr, r->nr_vectors * kiln_llvm_target_f32_lanes(t), r->mc, r->kc, r->nc,
+                   r->nc_shared, (now() - t0) * 1e3);
         }
         size_t na = (size_t)(sh.m * sh.k), nb = (size_t)(sh.k * sh.n), nc = (size_t)(sh.m * sh.n);
         float *a = alloc_random(na, 1), *b = alloc_random(nb, 2), *c = alloc_random(nc, 3),

@@ -56,8 +56,8 @@ LLVMValueRef gemm_emit_blocked_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueR
     LLVMValueRef cbase = kiln_ir_gep_f32(ir, c, coff);
 
     /* At least one K block, so K == 0 still stores C (zeros + epilogue). */
-    LLVMValueRef KC = kiln_ir_i64c(ir, d->kc);
-    LLVMValueRef nkb = LLVMBuildSDiv(ir->b, LLVMBuildAdd(ir->b, K, kiln_ir_i64c(ir, d->kc - 1), ""), KC, "");
+    LLVMValueRef KC = gemm_ctx_load(ir, ctx, CTX_KC, ir->i64, "kc_blk");
+    LLVMValueRef nkb = LLVMBuildSDiv(ir->b, LLVMBuildSub(ir->b, LLVMBuildAdd(ir->b, K, KC, ""), kiln_ir_i64c(ir, 1), ""), KC, "");
     nkb = kiln_ir_max_i64(ir, nkb, kiln_ir_i64c(ir, 1));
 
     kiln_ir_loop kb;

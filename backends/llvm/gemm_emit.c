@@ -47,6 +47,8 @@ kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *nam
     LLVMValueRef uk = gemm_emit_microkernel(&g);
     LLVMValueRef task = gemm_emit_blocked_task(&g, pack_a, pack_b, uk);
     LLVMValueRef gemv = gemm_has_small_m_path(d) ? gemm_emit_gemv_task(&g) : NULL;
+    LLVMValueRef shared_pack = gemm_emit_shared_pack_task(&g, pack_b);
+    LLVMValueRef shared_compute = gemm_emit_shared_compute_task(&g, pack_a, uk);
 
     LLVMTypeRef params[2] = {ir->ptr, ir->ptr};
     LLVMValueRef fn = kiln_ir_function(ir, name, ir->void_t, params, 2, 0);
@@ -76,12 +78,63 @@ kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *nam
         kiln_ir_if_end(ir, &s);
     }
 
-    /* Balanced M blocks (no sliver at the end), then enough N blocks that
-     * every thread has work. */
+    LLVMValueRef K = ARG(k, ir->i64);
+    LLVMValueRef threads = kiln_ir_max_i64(ir, kiln_ir_rt_n_threads(ir, rt), kiln_ir_i64c(ir, 1));
+    /* Balanced K blocks: ceil(K / kc) of them, equally deep (a multiple of 16). */
+    LLVMValueRef nkb = kiln_ir_max_i64(ir, ceil_div(ir, K, kiln_ir_i64c(ir, d->kc)), kiln_ir_i64c(ir, 1));
+    LLVMValueRef kc_blk = kiln_ir_min_i64(ir, round_up(ir, ceil_div(ir, K, nkb), 16), kiln_ir_i64c(ir, d->kc));
+    kc_blk = kiln_ir_max_i64(ir, kc_blk, kiln_ir_i64c(ir, 1));
+
+    /* Large products: pack each B block once, shared by all threads. */
+    kiln_ir_if big;
+    kiln_ir_if_begin(ir, &big, LLVMBuildICmp(ir->b, LLVMIntSGT, M, kiln_ir_i64c(ir, d->mc), ""), "shared_b");
+    {
+        LLVMValueRef mrc = kiln_ir_i64c(ir, g.mr);
+        LLVMValueRef panels = ceil_div(ir, M, mrc);
+        LLVMValueRef per_task = kiln_ir_i64c(ir, d->mc / g.mr);
+        LLVMValueRef tasks = LLVMBuildMul(ir->b, threads,
+                                          ceil_div(ir, panels, LLVMBuildMul(ir->b, threads, per_task, "")), "tasks");
+        LLVMValueRef nbn = ceil_div(ir, N, kiln_ir_i64c(ir, d->nc_shared));
+        LLVMValueRef nc = round_up(ir, ceil_div(ir, N, nbn), g.nr);
+        LLVMValueRef accumulate = LLVMBuildICmp(ir->b, LLVMIntNE, ARG(accumulate, ir->i64), zero, "");
+        store_slot(ir, ctx, CTX_TASKS, tasks);
+        store_slot(ir, ctx, CTX_PANELS, panels);
+        kiln_ir_loop bl, jl, kl;
+        kiln_ir_loop_begin(ir, &bl, zero, batch, kiln_ir_i64c(ir, 1), "batch");
+        store_slot(ir, ctx, CTX_BI, bl.index);
+        kiln_ir_loop_begin(ir, &jl, zero, N, nc, "nblock");
+        LLVMValueRef ncur = kiln_ir_min_i64(ir, nc, LLVMBuildSub(ir->b, N, jl.index, ""));
+        store_slot(ir, ctx, CTX_JC, jl.index);
+        store_slot(ir, ctx, CTX_NCUR, ncur);
+        kiln_ir_loop_begin(ir, &kl, zero, nkb, kiln_ir_i64c(ir, 1), "kblock");
+        {
+            LLVMValueRef pc = LLVMBuildMul(ir->b, kl.index, kc_blk, "pc");
+            LLVMValueRef kc = kiln_ir_max_i64(ir, kiln_ir_min_i64(ir, kc_blk, LLVMBuildSub(ir->b, K, pc, "")), zero);
+            LLVMValueRef add_c = LLVMBuildOr(ir->b, LLVMBuildICmp(ir->b, LLVMIntSGT, kl.index, zero, ""), accumulate, "");
+            LLVMValueRef last = LLVMBuildICmp(ir->b, LLVMIntEQ, kl.index, LLVMBuildSub(ir->b, nkb, kiln_ir_i64c(ir, 1), ""), "");
+            LLVMValueRef flags = LLVMBuildOr(ir->b, LLVMBuildZExt(ir->b, add_c, ir->i64, ""),
+                                             LLVMBuildShl(ir->b, LLVMBuildZExt(ir->b, last, ir->i64, ""),
+                                                          kiln_ir_i64c(ir, 1), ""), "flags");
+            store_slot(ir, ctx, CTX_PC, pc);
+            store_slot(ir, ctx, CTX_KC, kc);
+            store_slot(ir, ctx, CTX_FLAGS, flags);
+            kiln_ir_rt_parallel_for(ir, rt, ceil_div(ir, ncur, kiln_ir_i64c(ir, g.nr)), shared_pack, ctx);
+            kiln_ir_rt_parallel_for(ir, rt, tasks, shared_compute, ctx);
+        }
+        kiln_ir_loop_end(ir, &kl);
+        kiln_ir_loop_end(ir, &jl);
+        kiln_ir_loop_end(ir, &bl);
+        LLVMBuildRetVoid(ir->b);
+    }
+    kiln_ir_if_end(ir, &big);
+
+    /* Otherwise independent (batch, M block, N block) tasks: balanced M
+     * blocks (no sliver at the end), then enough N blocks that every thread
+     * has work. */
+    store_slot(ir, ctx, CTX_KC, kc_blk);
     LLVMValueRef mb0 = ceil_div(ir, M, kiln_ir_i64c(ir, d->mc));
     LLVMValueRef mc = round_up(ir, ceil_div(ir, M, mb0), g.mr);
     LLVMValueRef mb = ceil_div(ir, M, mc);
-    LLVMValueRef threads = kiln_ir_max_i64(ir, kiln_ir_rt_n_threads(ir, rt), kiln_ir_i64c(ir, 1));
     LLVMValueRef nsplit = ceil_div(ir, threads, LLVMBuildMul(ir->b, batch, mb, ""));
     LLVMValueRef nb0 = kiln_ir_max_i64(ir, ceil_div(ir, N, kiln_ir_i64c(ir, d->nc)), nsplit);
     LLVMValueRef nc = kiln_ir_min_i64(ir, round_up(ir, ceil_div(ir, N, nb0), g.nr), kiln_ir_i64c(ir, d->nc));

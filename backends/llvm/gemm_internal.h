@@ -5,8 +5,26 @@
 
 #include "llvm_internal.h"
 
-/* Slots of the per-call context the entry hands to its tasks (8 bytes each). */
-enum { CTX_ARGS, CTX_RT, CTX_MC, CTX_NC, CTX_MB, CTX_NBN, CTX_SLOTS };
+/* Slots of the per-call context the entry hands to its tasks (8 bytes each).
+ * The independent-blocks path uses MC..NBN; the shared-B path uses BI..PANELS,
+ * rewritten by the entry between its parallel loops. */
+enum {
+    CTX_ARGS,
+    CTX_RT,
+    CTX_MC,
+    CTX_NC,
+    CTX_MB,
+    CTX_NBN,
+    CTX_BI,     /* batch index */
+    CTX_JC,     /* first column of the N block */
+    CTX_NCUR,   /* its width */
+    CTX_PC,     /* first k of the K block */
+    CTX_KC,     /* its depth */
+    CTX_FLAGS,  /* micro-kernel flags for this K block */
+    CTX_TASKS,  /* compute tasks per K block */
+    CTX_PANELS, /* A micro-panels in M */
+    CTX_SLOTS
+};
 
 typedef struct gemm_gen {
     kiln_ir *ir;
@@ -47,6 +65,11 @@ LLVMValueRef gemm_emit_microkernel(gemm_gen *g);
  * (batch, N block) of the small-M path. */
 LLVMValueRef gemm_emit_blocked_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueRef pack_b, LLVMValueRef ukernel);
 LLVMValueRef gemm_emit_gemv_task(gemm_gen *g);
+/* The shared-B path: a task packing one B micro-panel of the current
+ * (N block, K block) into the shared buffer, and a task computing a range of
+ * A micro-panels against all of it. */
+LLVMValueRef gemm_emit_shared_pack_task(gemm_gen *g, LLVMValueRef pack_b);
+LLVMValueRef gemm_emit_shared_compute_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueRef ukernel);
 
 /* ctx slot access inside task functions. */
 LLVMValueRef gemm_ctx_load(kiln_ir *ir, LLVMValueRef ctx, int slot, LLVMTypeRef type, const char *name);

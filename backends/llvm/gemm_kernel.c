@@ -10,7 +10,7 @@ struct kiln_gemm_kernel {
     kiln_gemm_desc desc; /* resolved */
     kiln_llvm_jit *jit;
     kiln_gemm_entry_fn entry;
-    size_t scratch_bytes;
+    size_t scratch_bytes, shared_bytes;
     pthread_mutex_t lock; /* guards rt (its scratch) */
     kiln_jit_rt rt;
     int have_rt;
@@ -45,6 +45,7 @@ kiln_status kiln_gemm_compile(const kiln_llvm_target *t, const kiln_gemm_desc *d
     }
     k->entry = (kiln_gemm_entry_fn)addr;
     k->scratch_bytes = kiln_gemm_scratch_bytes(t, &k->desc);
+    k->shared_bytes = kiln_gemm_shared_bytes(t, &k->desc);
     *out = k;
     return KILN_OK;
 }
@@ -59,7 +60,7 @@ kiln_status kiln_gemm_run(kiln_gemm_kernel *k, const kiln_gemm_args *args, kiln_
         if (!k->have_rt || k->rt.pool != (void *)pool) {
             if (k->have_rt) kiln_jit_rt_release(&k->rt);
             k->have_rt = 0;
-            s = kiln_jit_rt_init(&k->rt, pool, k->scratch_bytes);
+            s = kiln_jit_rt_init(&k->rt, pool, k->scratch_bytes, k->shared_bytes);
             k->have_rt = !s;
         }
         if (!s) k->entry(args, &k->rt);
@@ -67,7 +68,7 @@ kiln_status kiln_gemm_run(kiln_gemm_kernel *k, const kiln_gemm_args *args, kiln_
         return s;
     }
     kiln_jit_rt rt;
-    KILN_TRY(kiln_jit_rt_init(&rt, pool, k->scratch_bytes));
+    KILN_TRY(kiln_jit_rt_init(&rt, pool, k->scratch_bytes, k->shared_bytes));
     k->entry(args, &rt);
     kiln_jit_rt_release(&rt);
     return KILN_OK;

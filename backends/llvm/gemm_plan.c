@@ -47,15 +47,21 @@ kiln_status kiln_gemm_resolve(const kiln_llvm_target *t, const kiln_gemm_desc *d
         nc = round_down(nc, nr);
         r.nc = nc < nr ? nr : nc > 4096 ? round_down(4096, nr) : nc;
     }
+    /* The shared-B path's block is read by every thread from L3: a few MiB. */
+    if (!r.nc_shared) {
+        int nc = (int)((4u << 20) / (4 * (size_t)r.kc));
+        r.nc_shared = round_down(nc < nr ? nr : nc > 16384 ? 16384 : nc, nr);
+    }
     if (!r.mc) r.mc = r.mr * 12;
     if (!r.k_unroll) r.k_unroll = 4;
     if (!r.small_m) r.small_m = 4;
     if (r.kc < 1 || r.kc > 4096 || r.mc < r.mr || r.mc % r.mr || r.mc > 4096 || r.nc < nr || r.nc % nr ||
-        r.nc > 16384 || r.k_unroll < 1 || r.k_unroll > 16)
+        r.nc > 16384 || r.nc_shared < nr || r.nc_shared % nr || r.nc_shared > 65536 || r.k_unroll < 1 ||
+        r.k_unroll > 16)
         return kiln_error(KILN_ERR_INVALID,
-                          "gemm: blocks mc=%d kc=%d nc=%d unroll=%d invalid for a %d x %d tile (mc a multiple "
-                          "of %d, nc of %d)",
-                          r.mc, r.kc, r.nc, r.k_unroll, r.mr, nr, r.mr, nr);
+                          "gemm: blocks mc=%d kc=%d nc=%d nc_shared=%d unroll=%d invalid for a %d x %d tile (mc "
+                          "a multiple of %d, nc and nc_shared of %d)",
+                          r.mc, r.kc, r.nc, r.nc_shared, r.k_unroll, r.mr, nr, r.mr, nr);
     *out = r;
     return KILN_OK;
 }
@@ -65,6 +71,11 @@ size_t kiln_gemm_scratch_bytes(const kiln_llvm_target *t, const kiln_gemm_desc *
     size_t a = (size_t)r->mc * (size_t)r->kc * 4;
     a = (a + 4095) / 4096 * 4096;
     return a + (size_t)r->kc * (size_t)r->nc * 4;
+}
+
+size_t kiln_gemm_shared_bytes(const kiln_llvm_target *t, const kiln_gemm_desc *r) {
+    (void)t;
+    return (size_t)r->kc * (size_t)r->nc_shared * 4;
 }
 
 int gemm_has_small_m_path(const kiln_gemm_desc *d) { return d->small_m > 0 && !(d->trans_a && d->trans_b); }

@@ -8,7 +8,7 @@
 
 #include "llvm_internal.h"
 
-kiln_status kiln_jit_rt_init(kiln_jit_rt *rt, kiln_threadpool *pool, size_t per_thread) {
+kiln_status kiln_jit_rt_init(kiln_jit_rt *rt, kiln_threadpool *pool, size_t per_thread, size_t shared_bytes) {
     if (!rt) return kiln_error(KILN_ERR_INVALID, "kiln_jit_rt_init: NULL rt");
     memset(rt, 0, sizeof *rt);
     rt->parallel_for = kiln_threadpool_parallel_for_untyped;
@@ -25,14 +25,28 @@ kiln_status kiln_jit_rt_init(kiln_jit_rt *rt, kiln_threadpool *pool, size_t per_
             return kiln_error(KILN_ERR_NOMEM, "out of memory allocating %zu bytes of kernel scratch", total);
         rt->scratch_per_thread = (int64_t)per_thread;
     }
+    if (shared_bytes) {
+        if (shared_bytes > SIZE_MAX / 2) {
+            kiln_jit_rt_release(rt);
+            return kiln_error(KILN_ERR_LIMIT, "kernel shared scratch of %zu bytes", shared_bytes);
+        }
+        size_t total = (shared_bytes + 4095) / 4096 * 4096;
+        rt->shared = aligned_alloc(4096, total);
+        if (!rt->shared) {
+            kiln_jit_rt_release(rt);
+            return kiln_error(KILN_ERR_NOMEM, "out of memory allocating %zu bytes of shared kernel scratch", total);
+        }
+        rt->shared_bytes = (int64_t)total;
+    }
     return KILN_OK;
 }
 
 void kiln_jit_rt_release(kiln_jit_rt *rt) {
     if (!rt) return;
     free(rt->scratch);
-    rt->scratch = NULL;
-    rt->scratch_per_thread = 0;
+    free(rt->shared);
+    rt->scratch = rt->shared = NULL;
+    rt->scratch_per_thread = rt->shared_bytes = 0;
 }
 
 LLVMTypeRef kiln_ir_task_fn_t(kiln_ir *ir) {
@@ -60,4 +74,8 @@ LLVMValueRef kiln_ir_rt_scratch(kiln_ir *ir, LLVMValueRef rt, LLVMValueRef threa
     LLVMValueRef t64 = LLVMBuildSExt(ir->b, thread, ir->i64, "");
     LLVMValueRef off = LLVMBuildMul(ir->b, t64, per, "");
     return LLVMBuildInBoundsGEP2(ir->b, ir->i8, base, &off, 1, "my_scratch");
+}
+
+LLVMValueRef kiln_ir_rt_shared(kiln_ir *ir, LLVMValueRef rt) {
+    return kiln_ir_load_field(ir, rt, offsetof(kiln_jit_rt, shared), ir->ptr, "shared");
 }

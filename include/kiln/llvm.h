@@ -216,13 +216,17 @@ typedef struct kiln_jit_rt {
     void (*parallel_for)(void *pool, int64_t n_tasks, kiln_task_fn fn, void *ctx);
     void *pool;
     int64_t n_threads;          /* thread indices passed to tasks are below this */
-    uint8_t *scratch;           /* n_threads * scratch_per_thread bytes, 64-byte aligned */
-    int64_t scratch_per_thread; /* a multiple of 64 */
+    uint8_t *scratch;           /* n_threads * scratch_per_thread bytes, page aligned */
+    int64_t scratch_per_thread; /* a multiple of 4096 */
+    uint8_t *shared;            /* shared_bytes for all threads (e.g. a packed B block) */
+    int64_t shared_bytes;
 } kiln_jit_rt;
 
-/* Fills rt for a pool (NULL = run inline) with scratch of at least
- * per_thread bytes per thread; kiln_jit_rt_release frees the scratch. */
-kiln_status kiln_jit_rt_init(kiln_jit_rt *rt, kiln_threadpool *pool, size_t per_thread) KILN_NODISCARD;
+/* Fills rt for a pool (NULL = run inline) with at least per_thread bytes of
+ * scratch per thread and shared_bytes of shared scratch; kiln_jit_rt_release
+ * frees them. */
+kiln_status kiln_jit_rt_init(kiln_jit_rt *rt, kiln_threadpool *pool, size_t per_thread,
+                             size_t shared_bytes) KILN_NODISCARD;
 void kiln_jit_rt_release(kiln_jit_rt *rt);
 
 /* IR side: the task function type `void (ptr ctx, i64 task, i32 thread)`,
@@ -232,6 +236,7 @@ void kiln_ir_rt_parallel_for(kiln_ir *ir, LLVMValueRef rt, LLVMValueRef n_tasks,
                              LLVMValueRef ctx);
 LLVMValueRef kiln_ir_rt_n_threads(kiln_ir *ir, LLVMValueRef rt);
 LLVMValueRef kiln_ir_rt_scratch(kiln_ir *ir, LLVMValueRef rt, LLVMValueRef thread);
+LLVMValueRef kiln_ir_rt_shared(kiln_ir *ir, LLVMValueRef rt);
 
 /* -------------------------------------------------------------------- gemm */
 
@@ -305,6 +310,7 @@ typedef struct kiln_gemm_desc {
     int mr;         /* rows of the register tile */
     int nr_vectors; /* vectors across N in the register tile */
     int mc, kc, nc; /* cache blocks (mc a multiple of mr, nc of the tile width) */
+    int nc_shared;  /* N block of the shared-B path (large products), a multiple of the tile width */
     int k_unroll;   /* micro-kernel K unroll */
     int small_m;    /* M at or below this takes the GEMV-like path; -1 never */
 } kiln_gemm_desc;
@@ -312,8 +318,10 @@ typedef struct kiln_gemm_desc {
 /* Fills the tuning fields left 0 (MR x NR tile from the register count, KC
  * from L1, NC from L2) and checks the rest; out may alias d. */
 kiln_status kiln_gemm_resolve(const kiln_llvm_target *t, const kiln_gemm_desc *d, kiln_gemm_desc *out) KILN_NODISCARD;
-/* Per-thread scratch (packed panels) a resolved desc's kernel needs. */
+/* Scratch a resolved desc's kernel needs: per thread (packed panels) and
+ * shared (the packed B block of the shared-B path); see kiln_jit_rt_init. */
 size_t kiln_gemm_scratch_bytes(const kiln_llvm_target *t, const kiln_gemm_desc *resolved);
+size_t kiln_gemm_shared_bytes(const kiln_llvm_target *t, const kiln_gemm_desc *resolved);
 /* Adds `void name(const kiln_gemm_args *, const kiln_jit_rt *)` and its
  * internal helpers (names prefixed with name) to ir's module. */
 kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *resolved, const char *name,

@@ -153,13 +153,15 @@ int main(void) {
             kiln_gemm_kernel_free(k);
         }
 
-    /* Tiny blocks force many M, N and K blocks on small inputs; no small-M
-     * path, so M = 1..4 go through the blocked path too. */
+    /* Tiny blocks force many M, N and K blocks on small inputs, through both
+     * the shared-B path (M > mc) and the independent-blocks path; no small-M
+     * path, so M = 1..4 go through the blocked paths too. */
     for (int tb = 0; tb < 2; tb++) {
         kiln_gemm_desc d = {.trans_b = tb, .kc = 16, .small_m = -1, .k_unroll = 3};
         CHECK_OK(kiln_gemm_resolve(host, &d, &d));
         d.mc = d.mr;
         d.nc = d.nr_vectors * kiln_llvm_target_f32_lanes(host);
+        d.nc_shared = 2 * d.nc;
         kiln_gemm_kernel *k = compile(host, d);
         sweep(k, 0, tb, pool3, tb ? "tiny blocks NT" : "tiny blocks NN");
         if (k) {

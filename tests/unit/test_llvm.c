@@ -143,8 +143,9 @@ static void test_ir_helpers(void) {
     kiln_threadpool *pool = NULL;
     CHECK_OK(kiln_threadpool_create(3, &pool));
     kiln_jit_rt rt;
-    CHECK_OK(kiln_jit_rt_init(&rt, pool, 100));
+    CHECK_OK(kiln_jit_rt_init(&rt, pool, 100, 5000));
     CHECK(rt.n_threads == 3 && rt.scratch_per_thread >= 100 && rt.scratch_per_thread % 64 == 0);
+    CHECK(rt.shared && rt.shared_bytes >= 5000);
     if (fill) {
         int64_t out[200];
         memset(out, 0xff, sizeof out);
@@ -267,7 +268,7 @@ static void test_object_round_trip(void) {
         kiln_threadpool *pool = NULL;
         CHECK_OK(kiln_threadpool_create(2, &pool));
         kiln_jit_rt rt;
-        CHECK_OK(kiln_jit_rt_init(&rt, pool, kiln_gemm_scratch_bytes(host, &d)));
+        CHECK_OK(kiln_jit_rt_init(&rt, pool, kiln_gemm_scratch_bytes(host, &d), kiln_gemm_shared_bytes(host, &d)));
         ((kiln_gemm_entry_fn)f_ir)(&args, &rt);
         args.c = c2;
         ((kiln_gemm_entry_fn)f_obj)(&args, &rt);
