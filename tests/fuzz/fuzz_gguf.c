@@ -18,6 +18,15 @@
 #include "kiln/gguf.h"
 #include "kiln/llama2c.h"
 
+/* tests/unit/test_gguf_fuzz_corpus.c replays the corpus through this file
+ * and counts failed invariants instead of aborting. */
+#ifndef FUZZ_CHECK
+#define FUZZ_CHECK(cond)      \
+    do {                      \
+        if (!(cond)) abort(); \
+    } while (0)
+#endif
+
 static void touch_metadata(const kiln_gguf *g) {
     for (int i = 0; i < kiln_gguf_kv_count(g); i++) {
         const char *key = kiln_gguf_kv_key(g, i);
@@ -48,19 +57,20 @@ static void roundtrip(const kiln_gguf *g) {
     kiln_gguf_writer *w = NULL;
     if (kiln_gguf_writer_new(&w)) return;
     for (int i = 0; i < kiln_gguf_kv_count(g); i++)
-        if (kiln_gguf_writer_add_value(w, kiln_gguf_kv_key(g, i), kiln_gguf_kv_value(g, i))) abort();
+        FUZZ_CHECK(!kiln_gguf_writer_add_value(w, kiln_gguf_kv_key(g, i), kiln_gguf_kv_value(g, i)));
     for (int i = 0; i < kiln_gguf_tensor_count(g); i++) {
         const kiln_gguf_tensor *t = kiln_gguf_tensor_at(g, i);
-        if (kiln_gguf_writer_add_tensor(w, t->name, t->ggml_type, t->n_dims, t->shape, t->data, t->nbytes)) abort();
+        FUZZ_CHECK(!kiln_gguf_writer_add_tensor(w, t->name, t->ggml_type, t->n_dims, t->shape, t->data, t->nbytes));
     }
     void *mem = NULL;
     size_t size = 0;
     if (!kiln_gguf_writer_write_memory(w, &mem, &size)) {
         kiln_gguf *g2 = NULL;
         kiln_status s = kiln_gguf_open_memory(mem, size, "rewritten", &g2);
-        if (s) abort(); /* what the reader accepted, the writer must reproduce validly */
-        if (kiln_gguf_kv_count(g2) != kiln_gguf_kv_count(g) || kiln_gguf_tensor_count(g2) != kiln_gguf_tensor_count(g))
-            abort();
+        FUZZ_CHECK(s == NULL); /* what the reader accepted, the writer must reproduce validly */
+        FUZZ_CHECK(!g2 || (kiln_gguf_kv_count(g2) == kiln_gguf_kv_count(g) &&
+                           kiln_gguf_tensor_count(g2) == kiln_gguf_tensor_count(g)));
+        kiln_status_free(s);
         kiln_gguf_close(g2);
     }
     free(mem);
@@ -73,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!s) {
         for (int i = 0; i < kiln_gguf_tensor_count(g); i++) {
             const kiln_gguf_tensor *t = kiln_gguf_tensor_at(g, i);
-            if ((const uint8_t *)t->data < data || t->file_offset + t->nbytes > size) abort();
+            FUZZ_CHECK((const uint8_t *)t->data >= data && t->file_offset + t->nbytes <= size);
         }
         touch_metadata(g);
         kiln_json *cfg = NULL;
