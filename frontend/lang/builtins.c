@@ -111,6 +111,7 @@ static kiln_status b_param(eval *ev, int nargs, const val *args, const char *con
     }
     kiln_value v;
     kiln_graph_set_loc(ev->g, (kiln_loc){ev->loc_file ? ev->loc_file->name : NULL, ev->loc_line, ev->loc_col});
+    KILN_TRY(ev_charge_names(ev));
     KILN_TRY(ev_wrap(ev, kiln_graph_add_param(ev->g, a[0].s, dt, &shape, &v)));
     *out = v_tensor(v);
     return KILN_OK;
@@ -434,6 +435,7 @@ static kiln_status b_cache(eval *ev, int nargs, const val *args, const char *con
     ps.dims[ax] = kiln_dim_symbol(ev->g, "past");
     kiln_value past, cat;
     kiln_graph_set_loc(ev->g, (kiln_loc){ev->loc_file ? ev->loc_file->name : NULL, ev->loc_line, ev->loc_col});
+    KILN_TRY(ev_charge_names(ev));
     KILN_TRY(ev_wrap(ev, kiln_graph_add_input(ev->g, pname, dt, &ps, &past)));
     kiln_named_attr at = kiln_a_int("axis", ax);
     KILN_TRY(ev_build(ev, KILN_OP_CONCAT, 2, (kiln_value[]){past, a[1].t}, 1, &at, &cat));

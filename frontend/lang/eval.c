@@ -278,6 +278,7 @@ static kiln_status eval_inner(eval *ev, const expr *e, val *out) {
             /* an undefined name in an input's dims declares a symbol */
             *out = v_int(kiln_dim_symbol(ev->g, e->s));
             if (out->i == KILN_DIM_INVALID) return ev_oom(ev);
+            KILN_TRY(ev_check_dim(ev, out->i));
             return ev_set_global(ev, e->s, *out);
         }
         return eval_name(ev, e, out);

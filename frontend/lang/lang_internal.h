@@ -18,7 +18,9 @@
 #define LANG_MAX_MEMORY ((size_t)512 << 20)
 #define LANG_MAX_LIST 1000000          /* elements in one list */
 #define LANG_MAX_STRING (1 << 20)      /* bytes in one string */
-#define LANG_MAX_NODES 4000000         /* graph nodes one program may build */
+#define LANG_MAX_NODES 1000000         /* graph nodes one program may build */
+#define LANG_MAX_DIM_EXPRS 20000       /* distinct symbolic dim expressions (the IR interns them by linear search) */
+#define LANG_MAX_NAME_WORK 1000000000  /* nodes scanned by the IR's by-name lookups when adding inputs/params/outputs */
 
 /* ---- arena: everything a compilation allocates, freed at once ---------- */
 typedef struct arena_chunk arena_chunk;
@@ -198,6 +200,7 @@ typedef struct eval {
     int depth;      /* frames in use; frames[0] is the top level */
     int cdepth;     /* C recursion depth of the evaluator */
     int64_t steps, max_steps;
+    int64_t name_work; /* see LANG_MAX_NAME_WORK */
     /* current location (user files only) for errors and node stamping */
     const src_file *loc_file;
     int loc_line, loc_col;
@@ -272,6 +275,9 @@ kiln_status ev_build(eval *ev, kiln_op op, int nin, const kiln_value *in, int na
 kiln_status ev_reshape(eval *ev, kiln_value x, int rank, const kiln_dim *dims, kiln_value *out);
 kiln_status ev_slice(eval *ev, kiln_value x, int axis, kiln_dim start, kiln_dim end, int64_t step, kiln_value *out);
 kiln_status ev_dim_arith(eval *ev, tok_kind op, kiln_dim a, kiln_dim b, kiln_dim *out);
+/* Guards against work the IR does in time quadratic in the graph. */
+kiln_status ev_check_dim(eval *ev, kiln_dim d);
+kiln_status ev_charge_names(eval *ev);
 
 /* builtins */
 typedef kiln_status (*builtin_fn)(eval *ev, int nargs, const val *args, const char *const *kw, val *out);

@@ -8,13 +8,29 @@
 
 #define INT_LIMIT (INT64_C(1) << 62)
 
+kiln_status ev_check_dim(eval *ev, kiln_dim d) {
+    if (d >= KILN_DIM_SYM_BASE + LANG_MAX_DIM_EXPRS)
+        return ev_error(ev, KILN_ERR_LIMIT, "more than %d distinct symbolic dimension expressions", LANG_MAX_DIM_EXPRS);
+    return KILN_OK;
+}
+
+kiln_status ev_charge_names(eval *ev) {
+    ev->name_work += kiln_graph_node_count(ev->g) + kiln_graph_output_count(ev->g);
+    if (ev->name_work > LANG_MAX_NAME_WORK)
+        return ev_error(ev, KILN_ERR_LIMIT, "too many inputs, parameters and outputs for a graph this large");
+    return KILN_OK;
+}
+
 kiln_status ev_build(eval *ev, kiln_op op, int nin, const kiln_value *in, int nattrs, const kiln_named_attr *attrs,
                      kiln_value *out) {
     if (kiln_graph_node_count(ev->g) >= LANG_MAX_NODES)
         return ev_error(ev, KILN_ERR_LIMIT, "the graph has more than %d nodes", LANG_MAX_NODES);
     kiln_loc loc = {ev->loc_file ? ev->loc_file->name : NULL, ev->loc_line, ev->loc_col};
     kiln_graph_set_loc(ev->g, loc);
-    return ev_wrap(ev, kiln_build(ev->g, op, nin, in, nattrs, attrs, out));
+    KILN_TRY(ev_wrap(ev, kiln_build(ev->g, op, nin, in, nattrs, attrs, out)));
+    const kiln_node *n = kiln_graph_node(ev->g, *out);
+    for (int i = 0; i < n->shape.rank; i++) KILN_TRY(ev_check_dim(ev, n->shape.dims[i]));
+    return KILN_OK;
 }
 
 kiln_status ev_reshape(eval *ev, kiln_value x, int rank, const kiln_dim *dims, kiln_value *out) {
@@ -63,6 +79,7 @@ kiln_status ev_dim_arith(eval *ev, tok_kind op, kiln_dim a, kiln_dim b, kiln_dim
         return ev_error(ev, KILN_ERR_TYPE, "'%%' needs constant integers, not symbolic dimensions");
     }
     if (r == KILN_DIM_INVALID) return ev_error(ev, KILN_ERR_LIMIT, "symbolic dimension too complex");
+    KILN_TRY(ev_check_dim(ev, r));
     return (*out = r), KILN_OK;
 }
 

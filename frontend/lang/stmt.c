@@ -147,6 +147,7 @@ static kiln_status exec_input(eval *ev, const stmt *s) {
     ev_set_loc(ev, s->file, s->line, s->col);
     kiln_graph_set_loc(ev->g, (kiln_loc){s->file->name, s->line, s->col});
     kiln_value v;
+    KILN_TRY(ev_charge_names(ev));
     KILN_TRY(ev_wrap(ev, kiln_graph_add_input(ev->g, s->names[0], dt.dt, &shape, &v)));
     if (dflt.k != V_NONE) {
         kiln_node *n = kiln_graph_node(ev->g, v);
@@ -204,6 +205,7 @@ static kiln_status exec(eval *ev, const stmt *s) {
         ev_set_loc(ev, s->file, s->line, s->col);
         if (v.k != V_TENSOR)
             return ev_error(ev, KILN_ERR_TYPE, "output '%s' must be a tensor, got %s", s->names[0], val_type_name(&v));
+        KILN_TRY(ev_charge_names(ev));
         return ev_wrap(ev, kiln_graph_add_output(ev->g, s->names[0], v.t));
     case S_FN: return KILN_OK; /* hoisted */
     case S_RETURN:

@@ -126,6 +126,9 @@ static void test_limits(void) {
     for (int i = 0; i < 300; i++) deep[n++] = ')';
     deep[n] = 0;
     LANG_ERR(deep, NULL, "nested too deeply");
+    /* distinct symbolic expressions: seq, 2*seq, 3*seq, ... */
+    LANG_ERR("input a: f32[seq]\ns = 0\nfor i in 0..30000 {\n  s = s + seq\n}" TAIL, NULL,
+             "t.kiln:4:9: more than 20000 distinct symbolic dimension expressions");
     LANG_ERR("x = range(0, 100000000)" TAIL, NULL, "range() of more than");
     LANG_ERR("s = \"ab\"\nfor i in 0..30 { s = s + s }" TAIL, NULL, "string too long");
 }
