@@ -51,8 +51,9 @@ typedef struct kvk_device_fns {
     KVK_DEVICE_FNS(KVK_DECLARE_FN)
 } kvk_device_fns;
 
-/* ---- vk_loader.c, vk_result.c ---- */
+/* ---- vk_loader.c, vk_result.c, vk_sanitizer.c ---- */
 kiln_status kvk_loader_open(kvk_global_fns *out);
+void kvk_sanitizer_pin_libraries(void); /* no-op outside ASan builds */
 const char *kvk_result_name(VkResult r);
 /* KILN_ERR_DEVICE (KILN_ERR_NOMEM for out-of-memory results) naming the call. */
 kiln_status kvk_fail(VkResult r, const char *fmt, ...) KILN_PRINTF(2, 3);

@@ -49,6 +49,7 @@ kiln_status kvk_loader_open(kvk_global_fns *out) {
                           "vulkan: the Vulkan loader %s could not be loaded (%s); install it (Debian/Ubuntu: "
                           "libvulkan1 and a driver such as mesa-vulkan-drivers), or " KVK_CPU_HINT,
                           path, err);
+    kvk_sanitizer_pin_libraries();
     void *sym = dlsym(h, "vkGetInstanceProcAddr");
     if (!sym)
         return kiln_error(KILN_ERR_DEVICE, "vulkan: %s has no vkGetInstanceProcAddr; it is not a Vulkan loader; " KVK_CPU_HINT,

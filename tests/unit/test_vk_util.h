@@ -15,48 +15,8 @@
 #include "harness.h"
 #include "kiln/vulkan.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <dirent.h>
-#include <dlfcn.h>
-
-/* Mesa, the loader and the validation layer keep allocations for the life
- * of the process; they are not kiln's leaks. */
-const char *__lsan_default_suppressions(void);
-const char *__lsan_default_suppressions(void) {
-    return "leak:libvulkan_\nleak:libVkLayer_\nleak:libvulkan.so\nleak:libLLVM\nleak:libgallium\nleak:libdrm\n";
-}
-
-/* The loader unloads drivers and layers when an instance goes away, and
- * LeakSanitizer cannot name (or suppress) frames of unloaded libraries. So
- * under ASan, every library named in a Vulkan manifest is opened once more
- * here and stays loaded. */
-__attribute__((constructor)) static void vk_pin_vulkan_libraries(void) {
-    static const char *dirs[] = {"/usr/share/vulkan/icd.d", "/usr/share/vulkan/explicit_layer.d",
-                                 "/usr/share/vulkan/implicit_layer.d", "/etc/vulkan/icd.d",
-                                 "/etc/vulkan/explicit_layer.d", "/etc/vulkan/implicit_layer.d"};
-    for (size_t d = 0; d < sizeof dirs / sizeof dirs[0]; d++) {
-        DIR *dir = opendir(dirs[d]);
-        if (!dir) continue;
-        for (struct dirent *e; (e = readdir(dir));) {
-            char path[1024], text[4096], lib[512];
-            snprintf(path, sizeof path, "%s/%s", dirs[d], e->d_name);
-            FILE *f = fopen(path, "r");
-            if (!f) continue;
-            size_t n = fread(text, 1, sizeof text - 1, f);
-            fclose(f);
-            text[n] = 0;
-            const char *p = strstr(text, "\"library_path\"");
-            if (!p || !(p = strchr(p + 14, ':')) || !(p = strchr(p, '"'))) continue;
-            size_t len = strcspn(p + 1, "\"");
-            if (len >= sizeof lib) continue;
-            memcpy(lib, p + 1, len);
-            lib[len] = 0;
-            dlopen(lib, RTLD_NOW | RTLD_LOCAL); /* a missing one is fine */
-        }
-        closedir(dir);
-    }
-}
-#endif
+/* Under ASan, kiln_core keeps Vulkan drivers and layers loaded and
+ * suppresses their allocations (backends/vulkan/vk_sanitizer.c). */
 
 /* VK_MAKE_API_VERSION(0, 1, 1, 0), without including the Vulkan headers */
 #define VK_API_VERSION_1_1_FOR_TEST ((1u << 22) | (1u << 12))
