@@ -9,57 +9,13 @@
 
 #include "parse_internal.h"
 
-/* ---- %labels -> values: open addressing over slices of the text ---------- */
-typedef struct label_entry {
-    const char *name; /* points into the text; NULL for an empty slot */
-    size_t n;
-    kiln_value v;
-} label_entry;
-
-typedef struct label_map {
-    label_entry *slots;
-    size_t cap, count;
-} label_map;
-
-static size_t label_hash(const char *s, size_t n) {
-    size_t h = 1469598103934665603u;
-    for (size_t i = 0; i < n; i++) h = (h ^ (unsigned char)s[i]) * 1099511628211u;
-    return h;
-}
-
-static label_entry *label_slot(const label_map *m, const char *s, size_t n) {
-    size_t i = label_hash(s, n) & (m->cap - 1);
-    while (m->slots[i].name && (m->slots[i].n != n || memcmp(m->slots[i].name, s, n) != 0)) i = (i + 1) & (m->cap - 1);
-    return &m->slots[i];
-}
-
-static kiln_value label_find(const label_map *m, const char *s, size_t n) {
-    if (!m->cap) return KILN_NONE;
-    label_entry *e = label_slot(m, s, n);
-    return e->name ? e->v : KILN_NONE;
-}
-
-static kiln_status label_put(label_map *m, const char *s, size_t n, kiln_value v) {
-    if (2 * (m->count + 1) > m->cap) {
-        size_t cap = m->cap ? 2 * m->cap : 64;
-        label_map grown = {calloc(cap, sizeof(label_entry)), cap, m->count};
-        if (!grown.slots) return kiln_error(KILN_ERR_NOMEM, "out of memory");
-        for (size_t i = 0; i < m->cap; i++)
-            if (m->slots[i].name) *label_slot(&grown, m->slots[i].name, m->slots[i].n) = m->slots[i];
-        free(m->slots);
-        *m = grown;
-    }
-    *label_slot(m, s, n) = (label_entry){s, n, v};
-    m->count++;
-    return KILN_OK;
-}
-
 /* ---- one node statement -------------------------------------------------- */
 typedef struct parser {
     ir_lexer lx;
     dim_reader dims;
     kiln_graph *g;
-    label_map labels;
+    name_map labels;
+    name_map params; /* param names seen, keyed by the graph's copy of the name */
 } parser;
 
 typedef struct node_stmt {
@@ -95,8 +51,8 @@ static kiln_status use_label(parser *p, const char *what, kiln_value *out) {
     lex_peek(&p->lx);
     size_t pos = p->lx.pos;
     KILN_TRY(lex_label(&p->lx, what, &s, &n));
-    *out = label_find(&p->labels, s, n);
-    if (*out == KILN_NONE)
+    *out = name_map_find(&p->labels, s, n);
+    if (*out < 0)
         return lex_error_at(&p->lx, pos, KILN_ERR_FORMAT, "%.*s is not defined (a value must be defined before it is used)",
                             (int)n, s);
     return KILN_OK;
@@ -224,10 +180,15 @@ static kiln_status make_source(parser *p, node_stmt *st, kiln_value *out) {
     } else {
         if (!st->name[0])
             return lex_error_at(&p->lx, st->op_pos, KILN_ERR_FORMAT, "%s name must not be empty", st->def->name);
-        if (op == KILN_OP_PARAM && kiln_graph_find_param(g, st->name) != KILN_NONE)
+        /* the builder would hand back the first param of that name instead */
+        if (op == KILN_OP_PARAM && name_map_find(&p->params, st->name, strlen(st->name)) >= 0)
             return lex_error_at(&p->lx, st->op_pos, KILN_ERR_FORMAT, "param '%s' is declared twice", st->name);
         s = op == KILN_OP_INPUT ? kiln_graph_add_input(g, st->name, st->dtype, &st->shape, out)
                                 : kiln_graph_add_param(g, st->name, st->dtype, &st->shape, out);
+        if (!s && op == KILN_OP_PARAM) {
+            const char *kept = kiln_graph_node(g, *out)->name;
+            s = name_map_put(&p->params, kept, strlen(kept), *out);
+        }
     }
     if (s) return lex_wrap_at(&p->lx, st->op_pos, s);
     for (int i = 0; i < st->nattrs; i++) KILN_TRY(set_source_attr(g, kiln_graph_node(g, *out), &st->attrs[i]));
@@ -263,7 +224,7 @@ static kiln_status parse_node(parser *p, node_stmt *st) {
     ir_lexer *lx = &p->lx;
     size_t label_pos = (lex_peek(lx), lx->pos);
     KILN_TRY(lex_label(lx, "a node label", &st->label, &st->label_n));
-    if (label_find(&p->labels, st->label, st->label_n) != KILN_NONE)
+    if (name_map_find(&p->labels, st->label, st->label_n) >= 0)
         return lex_error_at(lx, label_pos, KILN_ERR_FORMAT, "%.*s is defined twice", (int)st->label_n, st->label);
     KILN_TRY(lex_expect(lx, '=', "after the node's label"));
     char op_name[PARSE_MAX_NAME + 1];
@@ -293,7 +254,7 @@ static kiln_status parse_node(parser *p, node_stmt *st) {
     kiln_graph_set_loc(p->g, st->loc);
     kiln_value v;
     KILN_TRY(is_source(op) ? make_source(p, st, &v) : make_op(p, st, &v));
-    return label_put(&p->labels, st->label, st->label_n, v);
+    return name_map_put(&p->labels, st->label, st->label_n, v);
 }
 
 /* output "name" = %label */
@@ -316,11 +277,9 @@ static kiln_status parse_symbols(parser *p) {
         char name[PARSE_MAX_NAME + 1];
         size_t pos = (lex_peek(lx), lx->pos);
         KILN_TRY(lex_ident(lx, "a symbol name", name, sizeof name));
-        if (kiln_graph_symbol_find(p->g, name) >= 0)
+        if (name_map_find(&p->dims.syms, name, strlen(name)) >= 0)
             return lex_error_at(lx, pos, KILN_ERR_FORMAT, "symbol '%s' is declared twice", name);
-        if (kiln_graph_symbol_count(p->g) >= PARSE_MAX_SYMBOLS)
-            return lex_error_at(lx, pos, KILN_ERR_LIMIT, "more than %d symbols", PARSE_MAX_SYMBOLS);
-        if (kiln_dim_symbol(p->g, name) == KILN_DIM_INVALID) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+        KILN_TRY(dim_declare_symbol(&p->dims, name, pos));
     } while (lex_accept(lx, ','));
     p->dims.strict = 1;
     return KILN_OK;
@@ -375,10 +334,13 @@ kiln_status kiln_graph_parse(const char *text, const char *filename, kiln_graph 
     p.g = kiln_graph_new(name);
     free(name);
     if (!p.g) return kiln_error(KILN_ERR_NOMEM, "out of memory");
-    p.dims = (dim_reader){&p.lx, p.g, 0};
+    p.dims.lx = &p.lx;
+    p.dims.g = p.g;
     kiln_status s = lex_expect(&p.lx, '{', "after the graph's name");
     if (!s) s = parse_body(&p);
-    free(p.labels.slots);
+    name_map_free(&p.labels);
+    name_map_free(&p.params);
+    dim_reader_release(&p.dims);
     if (s) {
         kiln_graph_free(p.g);
         return s;

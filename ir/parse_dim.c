@@ -5,6 +5,7 @@
  * hostile text can neither overflow int64 inside the dim arithmetic nor
  * flood the graph's interned expressions with intermediates. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "parse_internal.h"
@@ -103,19 +104,44 @@ static kiln_status poly_check(dim_reader *r, size_t pos, poly_result res) {
 
 static kiln_status expr(dim_reader *r, int depth, dim_expr *out);
 
+kiln_status dim_declare_symbol(dim_reader *r, const char *name, size_t pos) {
+    int id = kiln_graph_symbol_count(r->g);
+    if (id >= PARSE_MAX_SYMBOLS) return lex_error_at(r->lx, pos, KILN_ERR_LIMIT, "more than %d symbols", PARSE_MAX_SYMBOLS);
+    if (id % 64 == 0) {
+        kiln_dim *p = realloc(r->sym_dims, sizeof(kiln_dim) * (size_t)(id + 64));
+        if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+        r->sym_dims = p;
+    }
+    kiln_dim d = kiln_dim_symbol(r->g, name);
+    if (d == KILN_DIM_INVALID || kiln_graph_symbol_count(r->g) != id + 1) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    r->sym_dims[id] = d;
+    const char *kept = kiln_graph_symbol_name(r->g, id);
+    return name_map_put(&r->syms, kept, strlen(kept), id);
+}
+
+void dim_reader_release(dim_reader *r) {
+    name_map_free(&r->syms);
+    name_map_free(&r->seen);
+    for (int i = 0; i < r->nbuilt; i++) free(r->keys[i]);
+    free(r->keys);
+    free(r->built);
+    free(r->sym_dims);
+    r->keys = NULL;
+    r->built = r->sym_dims = NULL;
+    r->nbuilt = 0;
+}
+
 static kiln_status symbol(dim_reader *r, dim_expr *out) {
     char name[PARSE_MAX_NAME + 1];
     size_t pos = r->lx->pos;
     KILN_TRY(lex_ident(r->lx, "a dimension (integer, symbol or expression)", name, sizeof name));
-    int id = kiln_graph_symbol_find(r->g, name);
+    int id = name_map_find(&r->syms, name, strlen(name));
     if (id < 0) {
         if (r->strict)
             return lex_error_at(r->lx, pos, KILN_ERR_FORMAT, "unknown symbol '%s': it is not declared on the symbols line",
                                 name);
-        if (kiln_graph_symbol_count(r->g) >= PARSE_MAX_SYMBOLS)
-            return lex_error_at(r->lx, pos, KILN_ERR_LIMIT, "more than %d symbols", PARSE_MAX_SYMBOLS);
-        if (kiln_dim_symbol(r->g, name) == KILN_DIM_INVALID) return kiln_error(KILN_ERR_NOMEM, "out of memory");
-        id = kiln_graph_symbol_find(r->g, name);
+        KILN_TRY(dim_declare_symbol(r, name, pos)); /* first use creates it */
+        id = kiln_graph_symbol_count(r->g) - 1;
     }
     memset(out, 0, sizeof *out);
     out->nt = 1;
@@ -176,6 +202,35 @@ static kiln_status expr(dim_reader *r, int depth, dim_expr *out) {
     }
 }
 
+/* The polynomial's fields, packed so that equal polynomials give equal bytes. */
+static size_t serialise(const dim_expr *e, int64_t *buf) {
+    size_t n = 0;
+    buf[n++] = e->c;
+    buf[n++] = e->nt;
+    for (int i = 0; i < e->nt; i++) {
+        buf[n++] = e->t[i].coef;
+        buf[n++] = e->t[i].nf;
+        for (int k = 0; k < e->t[i].nf; k++) buf[n++] = e->t[i].f[k];
+    }
+    return n * sizeof(int64_t);
+}
+
+static kiln_status remember(dim_reader *r, const int64_t *key, size_t len, kiln_dim d) {
+    if (r->nbuilt % 64 == 0) {
+        char **k = realloc(r->keys, sizeof(char *) * (size_t)(r->nbuilt + 64));
+        if (k) r->keys = k;
+        kiln_dim *b = realloc(r->built, sizeof(kiln_dim) * (size_t)(r->nbuilt + 64));
+        if (b) r->built = b;
+        if (!k || !b) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    char *copy = malloc(len);
+    if (!copy) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    memcpy(copy, key, len);
+    r->keys[r->nbuilt] = copy;
+    r->built[r->nbuilt] = d;
+    return name_map_put(&r->seen, copy, len, r->nbuilt++);
+}
+
 /* Rebuild the polynomial as a graph dim. Coefficients were checked, and
  * partial sums of distinct monomials never exceed them. */
 static kiln_status to_dim(dim_reader *r, size_t pos, const dim_expr *e, kiln_dim *out) {
@@ -190,19 +245,28 @@ static kiln_status to_dim(dim_reader *r, size_t pos, const dim_expr *e, kiln_dim
     int ok = e->c > -KILN_DIM_SYM_BASE && e->c < KILN_DIM_SYM_BASE;
     for (int i = 0; i < e->nt; i++) ok &= e->t[i].coef > -KILN_DIM_SYM_BASE && e->t[i].coef < KILN_DIM_SYM_BASE;
     if (!ok) return lex_error_at(r->lx, pos, KILN_ERR_LIMIT, "dimension coefficient out of range (at most 2^62 - 1)");
-    kiln_dim d = e->c;
-    for (int i = 0; i < e->nt && d != KILN_DIM_INVALID; i++) {
-        kiln_dim t = e->t[i].coef;
-        for (int k = 0; k < e->t[i].nf; k++)
-            t = kiln_dim_mul(r->g, t, kiln_dim_symbol(r->g, kiln_graph_symbol_name(r->g, e->t[i].f[k])));
-        d = kiln_dim_add(r->g, d, t);
+    int64_t key[2 + DIM_MAX_TERMS * (2 + DIM_MAX_FACTORS)];
+    size_t len = serialise(e, key);
+    int i = name_map_find(&r->seen, (const char *)key, len);
+    if (i >= 0) {
+        *out = r->built[i];
+        return KILN_OK;
     }
+    kiln_dim d = KILN_DIM_INVALID;
+    for (int i = 0; i < e->nt; i++) {
+        kiln_dim t = r->sym_dims[e->t[i].f[0]];
+        for (int k = 1; k < e->t[i].nf && t != KILN_DIM_INVALID; k++) t = kiln_dim_mul(r->g, t, r->sym_dims[e->t[i].f[k]]);
+        if (e->t[i].coef != 1) t = kiln_dim_mul(r->g, t, e->t[i].coef);
+        d = i ? kiln_dim_add(r->g, d, t) : t;
+        if (d == KILN_DIM_INVALID) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    if (e->c) d = kiln_dim_add(r->g, d, e->c);
     if (d == KILN_DIM_INVALID) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     if (r->g->ndexprs > PARSE_MAX_DIM_EXPRS)
         return lex_error_at(r->lx, pos, KILN_ERR_LIMIT, "more than %d distinct symbolic dimensions",
                             PARSE_MAX_DIM_EXPRS);
     *out = d;
-    return KILN_OK;
+    return remember(r, key, len, d);
 }
 
 kiln_status parse_dim(dim_reader *r, kiln_dim *out) {

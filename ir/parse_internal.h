@@ -16,7 +16,7 @@
 #define PARSE_MAX_LIST 4096       /* entries of an ints/dims attribute (the builder's limit) */
 #define PARSE_MAX_INPUTS 65536    /* inputs of one node */
 #define PARSE_MAX_SYMBOLS 4096
-#define PARSE_MAX_DIM_EXPRS 16384 /* distinct symbolic dims in one graph */
+#define PARSE_MAX_DIM_EXPRS 8192 /* symbolic dims interned in one graph */
 /* Products of dims (element counts) must stay below this so that the
  * builder's dim arithmetic never overflows int64. */
 #define PARSE_MAX_MAGNITUDE (UINT64_C(1) << 62)
@@ -54,14 +54,43 @@ kiln_status lex_int(ir_lexer *lx, const char *what, int64_t *out);
 kiln_status lex_uint(ir_lexer *lx, const char *what, uint64_t *out);
 kiln_status lex_float(ir_lexer *lx, const char *what, double *out); /* also nan, inf, -inf */
 
+/* ---- name -> int maps (ir/parse_names.c) -------------------------------
+ * Keys are not copied: they must outlive the map (slices of the text, or
+ * strings the graph owns). */
+typedef struct name_entry {
+    const char *name; /* NULL: empty slot */
+    size_t n;
+    int v;
+} name_entry;
+
+typedef struct name_map {
+    name_entry *slots;
+    size_t cap, count;
+} name_map;
+
+int name_map_find(const name_map *m, const char *s, size_t n); /* -1 if absent */
+kiln_status name_map_put(name_map *m, const char *s, size_t n, int v);
+void name_map_free(name_map *m);
+
 /* ---- dims (ir/parse_dim.c) ---------------------------------------------- */
 typedef struct dim_reader {
     ir_lexer *lx;
     kiln_graph *g;
-    int strict; /* a symbols line was given: symbols must be declared */
+    int strict;      /* a symbols line was given: symbols must be declared */
+    name_map syms;   /* symbol name -> id, mirroring the graph's symbols */
+    kiln_dim *sym_dims; /* id -> the symbol as a dim */
+    /* expressions already built, so a repeated one skips the graph's
+     * (linear) interning: serialised polynomial -> index into `built` */
+    name_map seen;
+    char **keys;
+    kiln_dim *built;
+    int nbuilt;
 } dim_reader;
 
 kiln_status parse_dim(dim_reader *r, kiln_dim *out);
+/* Declare a new symbol (it must not exist yet); pos is for messages. */
+kiln_status dim_declare_symbol(dim_reader *r, const char *name, size_t pos);
+void dim_reader_release(dim_reader *r);
 /* |c| + sum of |coef| (saturating): bounds any coefficient a product of
  * dims can reach, so products of magnitudes bound element counts. */
 uint64_t dim_magnitude(const kiln_graph *g, kiln_dim d);

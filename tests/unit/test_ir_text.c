@@ -197,12 +197,60 @@ static void test_text_equals_builder(void) {
     kiln_graph_free(built);
 }
 
+/* Symbolic dims compare by canonical form: (s + 1)*b is b*s + b. */
+static void test_canonical_dims(void) {
+    const char *text = "graph \"eq\" {\n"
+                       "  %0 = input \"x\" : f32[b, s + 1]\n"
+                       "  %1 = reshape(%0) {shape = [(s + 1)*b]} : f32[b*s + b]\n"
+                       "  %2 = reshape(%0) {shape = [b - -b*s]} : f32[(1 + s)*(b - 0)]\n"
+                       "}\n";
+    kiln_graph *g = NULL;
+    CHECK_OK(kiln_graph_parse(text, "eq.ir", &g));
+    if (g) CHECK(kiln_graph_node(g, 1)->shape.dims[0] == kiln_graph_node(g, 2)->shape.dims[0]);
+    kiln_graph_free(g);
+}
+
+/* The example in docs/ir.md is exactly what the printer writes. */
+static void test_doc_example(void) {
+    const char *src = getenv("KILN_SOURCE_DIR");
+    if (!src) {
+        fprintf(stderr, "KILN_SOURCE_DIR not set: docs/ir.md example skipped\n");
+        return;
+    }
+    char path[4096], line[1024];
+    snprintf(path, sizeof path, "%s/docs/ir.md", src);
+    FILE *f = fopen(path, "r");
+    CHECK(f != NULL);
+    if (!f) return;
+    /* the indented block from "    # comments" to "    }" */
+    char text[8192] = "";
+    int in = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!in && strncmp(line, "    # comments", 14) == 0) in = 1;
+        else if (in && strncmp(line, "    ", 4) == 0) {
+            strncat(text, line + 4, sizeof text - strlen(text) - 1);
+            if (strcmp(line, "    }\n") == 0) break;
+        }
+    }
+    fclose(f);
+    kiln_graph *g = NULL;
+    char *printed = NULL;
+    CHECK_OK(kiln_graph_parse(text, "ir.md", &g));
+    if (g) CHECK_OK(kiln_graph_to_string(g, &printed));
+    CHECK(printed && strcmp(printed, text) == 0);
+    free(printed);
+    kiln_graph_free(g);
+}
+
 /* No op has a str attribute yet; read one through the attribute reader. */
 static void test_str_attribute(void) {
     kiln_graph *g = kiln_graph_new("s");
     ir_lexer lx;
     lex_init(&lx, "\"a\\\"b\\\\c\\x41\\x7f\xc3\xa9\" rest", "s.ir");
-    dim_reader r = {&lx, g, 0};
+    dim_reader r;
+    memset(&r, 0, sizeof r);
+    r.lx = &lx;
+    r.g = g;
     kiln_attr_def def = {"label", KILN_ATTR_STR, 0, {0}};
     parsed_attr pa;
     CHECK_OK(parse_attr_value(&r, &def, &pa));
@@ -215,6 +263,7 @@ static void test_str_attribute(void) {
     lex_init(&lx, "42", "s.ir");
     CHECK_ERR(parse_attr_value(&r, &def, &pa), "s.ir:1:1: expected attribute 'label' (a quoted string), got '42'");
     parsed_attr_release(&pa);
+    dim_reader_release(&r);
     kiln_graph_free(g);
 }
 
@@ -223,6 +272,8 @@ int main(void) {
     test_small_round_trips();
     test_hand_written();
     test_text_equals_builder();
+    test_canonical_dims();
+    test_doc_example();
     test_str_attribute();
     return test_finish("test_ir_text");
 }
