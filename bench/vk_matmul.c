@@ -44,7 +44,7 @@ static int fail(kiln_status s) {
 typedef struct bench_opts {
     const char *device, *trace;
     uint32_t sizes[16];
-    int nsizes;
+    int nsizes, sizes_given;
     int layouts[2], nlayouts;
     double seconds;
     kiln_vk_options vk;
@@ -78,6 +78,7 @@ static int parse(int argc, char **argv, bench_opts *o) {
         } else if (strcmp(a, "--sizes") == 0) {
             i++;
             o->nsizes = 0;
+            o->sizes_given = 1;
             for (char *p = (char *)v; *p && o->nsizes < 16;) {
                 long n = strtol(p, &p, 10);
                 if (n <= 0 || n > 65536) return usage();
@@ -143,7 +144,13 @@ int main(int argc, char **argv) {
     const kiln_vk_device_info *info = kiln_vk_device_get_info(dev);
     printf("device: %s (%s, subgroup %u, %u KiB shared)\n", info->name, kiln_vk_device_type_name(info->type),
            info->subgroup_size, info->max_shared_memory / 1024);
-    if (info->type == KILN_VK_TYPE_CPU) printf("note: a CPU Vulkan device; these numbers are a smoke test only\n");
+    if (info->type == KILN_VK_TYPE_CPU) {
+        printf("note: a CPU Vulkan device; these numbers are a smoke test only\n");
+        if (!o.sizes_given) { /* 4096^3 would take many minutes here */
+            o.sizes[0] = 256, o.sizes[1] = 512, o.sizes[2] = 1024;
+            printf("note: default sizes reduced to 256, 512, 1024 (--sizes overrides)\n");
+        }
+    }
     printf("%-6s %6s %6s %6s  %-14s %10s %10s %8s\n", "layout", "M", "N", "K", "tile", "ms", "GFLOP/s", "err/bound");
     int rc = 0;
     for (int si = 0; si < o.nsizes && !rc; si++) {

@@ -20,7 +20,9 @@ static uint32_t shared_of(const kiln_vk_matmul_config *c) { return 4 * c->bk * (
 
 static int fits(const kiln_vk_device_info *info, const kiln_vk_matmul_config *c) {
     uint32_t t = threads_of(c);
-    return t <= info->max_workgroup_invocations && t <= info->max_workgroup_size[0] &&
+    /* whole subgroups only, so no lanes idle in every workgroup */
+    int whole = !info->subgroup_size || t % info->subgroup_size == 0;
+    return whole && t <= info->max_workgroup_invocations && t <= info->max_workgroup_size[0] &&
            shared_of(c) <= info->max_shared_memory;
 }
 
@@ -49,7 +51,9 @@ static kiln_status check_config(const kiln_vk_device_info *info, const kiln_vk_m
         c->bn > 1024 || c->bk > 256)
         return kiln_error(KILN_ERR_INVALID, "vulkan: matmul tile %ux%ux%u with %ux%u per thread is not a valid tiling",
                           c->bm, c->bn, c->bk, c->tm, c->tn);
-    if (!fits(info, c))
+    uint32_t t = threads_of(c);
+    if (t > info->max_workgroup_invocations || t > info->max_workgroup_size[0] ||
+        shared_of(c) > info->max_shared_memory)
         return kiln_error(KILN_ERR_LIMIT, "vulkan: matmul tile %ux%ux%u needs %u threads and %u bytes of shared memory; "
                           "'%s' allows %u and %u", c->bm, c->bn, c->bk, threads_of(c), shared_of(c), info->name,
                           info->max_workgroup_invocations, info->max_shared_memory);
