@@ -4,7 +4,9 @@
  * Each case warms both up, then alternates kiln and OpenBLAS runs (so a noisy
  * neighbour hurts both alike) and reports the best time of each as GFLOP/s
  * (2*M*N*K / seconds) and their ratio. The two results are also compared, as
- * a sanity check that the timed code computes the right thing.
+ * a sanity check that the timed code computes the right thing. For M = 1
+ * (decode steps) cblas_sgemv is timed as well, since it is what a
+ * hand-written decoder would call.
  *
  *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...
  *
@@ -13,7 +15,7 @@
  * not counted: the way to compare kernels while other jobs run.
  *
  * A trailing 't' on a shape means B is [N,K] (NT, Hugging Face weights).
- * --mr/--nrv/--mc/--kc/--nc/--nc-shared/--unroll/--small-m override the kernel's tuning
+ * --mr/--nrv/--mc/--kc/--nc/--nc-shared/--unroll/--small-m/--small-mk override the kernel's tuning
  * (kiln_gemm_desc) for experiments. */
 #include <math.h>
 #include <stdio.h>
@@ -61,7 +63,7 @@ static int parse_shape(const char *s, shape *out) {
 
 static int usage(void) {
     fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
-                    "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M]\n");
+                    "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M] [--small-mk MK]\n");
     return 2;
 }
 
@@ -84,6 +86,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--nc-shared") && v) tune.nc_shared = atoi(argv[++i]);
         else if (!strcmp(a, "--unroll") && v) tune.k_unroll = atoi(argv[++i]);
         else if (!strcmp(a, "--small-m") && v) tune.small_m = atoi(argv[++i]);
+        else if (!strcmp(a, "--small-mk") && v) tune.small_mk = atol(argv[++i]);
         else if (!strcmp(a, "--shape") && v && n_shapes < 32) {
             if (!parse_shape(argv[++i], &shapes[n_shapes++])) return usage();
         } else return usage();
@@ -145,7 +148,9 @@ int main(int argc, char **argv) {
         }
         kiln_gemm_args args = {.m = sh.m, .n = sh.n, .k = sh.k, .batch = 1, .a = a, .lda = sh.k, .b = b,
                                .ldb = sh.trans_b ? sh.k : sh.n, .c = c, .ldc = sh.n};
-        double best_kiln = 1e30, best_blas = 1e30;
+        /* For M = 1, OpenBLAS's matrix-vector routine is the fairer peer; it is
+         * timed too and shown on its own line. */
+        double best_kiln = 1e30, best_blas = 1e30, best_gemv = 1e30;
         for (int r = 0; r < warmup + reps; r++) {
             double t0 = now();
             s = kiln_gemm_run(kern[sh.trans_b], &args, pool);
@@ -161,6 +166,15 @@ int main(int argc, char **argv) {
                         (int)sh.k, 1.0f, a, (int)sh.k, b, (int)args.ldb, 0.0f, c_ref, (int)sh.n);
             dt = now() - t0;
             if (r >= warmup && dt < best_blas) best_blas = dt;
+            if (sh.m == 1) {
+                t0 = now();
+                if (sh.trans_b)
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)sh.n, (int)sh.k, 1.0f, b, (int)sh.k, a, 1, 0.0f, c_ref, 1);
+                else
+                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)sh.k, (int)sh.n, 1.0f, b, (int)sh.n, a, 1, 0.0f, c_ref, 1);
+                dt = now() - t0;
+                if (r >= warmup && dt < best_gemv) best_gemv = dt;
+            }
 #endif
         }
         double flops = 2.0 * (double)sh.m * (double)sh.n * (double)sh.k;
@@ -174,6 +188,9 @@ int main(int argc, char **argv) {
         }
         printf("%-22s %10.1f %10.1f %8.3f %10.2g\n", name, flops / best_kiln * 1e-9, flops / best_blas * 1e-9,
                best_blas / best_kiln, diff);
+        if (sh.m == 1)
+            printf("%-22s %10s %10.1f %8.3f %10s\n", "  (vs cblas_sgemv)", "", flops / best_gemv * 1e-9,
+                   best_gemv / best_kiln, "");
 #else
         printf("%-22s %10.1f %10s %8s %10s\n", name, flops / best_kiln * 1e-9, "-", "-", "-");
 #endif

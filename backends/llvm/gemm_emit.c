@@ -24,11 +24,18 @@ static void store_slot(kiln_ir *ir, LLVMValueRef ctx, int slot, LLVMValueRef v) 
     LLVMSetAlignment(LLVMBuildStore(ir->b, v, p), 8);
 }
 
+/* A resolved desc resolves to itself; compared field by field (the struct has padding). */
+static int tuning_equal(const kiln_gemm_desc *a, const kiln_gemm_desc *b) {
+    return a->mr == b->mr && a->nr_vectors == b->nr_vectors && a->mc == b->mc && a->kc == b->kc && a->nc == b->nc &&
+           a->nc_shared == b->nc_shared && a->k_unroll == b->k_unroll && a->small_m == b->small_m &&
+           a->small_mk == b->small_mk;
+}
+
 kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *name, LLVMValueRef *entry) {
     if (!ir || !d || !name || !*name) return kiln_error(KILN_ERR_INVALID, "kiln_gemm_emit: NULL argument");
     kiln_gemm_desc check;
     KILN_TRY(kiln_gemm_resolve(ir->target, d, &check));
-    if (memcmp(&check, d, sizeof check) != 0)
+    if (!tuning_equal(&check, d))
         return kiln_error(KILN_ERR_INVALID, "kiln_gemm_emit '%s': desc is not resolved (call kiln_gemm_resolve)", name);
     if (strlen(name) > 200) return kiln_error(KILN_ERR_INVALID, "kiln_gemm_emit: name longer than 200 characters");
     if (LLVMGetNamedFunction(ir->mod, name))
@@ -70,7 +77,10 @@ kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *nam
 
     if (gemv) {
         kiln_ir_if s;
-        kiln_ir_if_begin(ir, &s, LLVMBuildICmp(ir->b, LLVMIntSLE, M, kiln_ir_i64c(ir, d->small_m), ""), "small_m");
+        LLVMValueRef few_rows = LLVMBuildICmp(ir->b, LLVMIntSLE, M, kiln_ir_i64c(ir, d->small_m), "");
+        LLVMValueRef small_a = LLVMBuildICmp(ir->b, LLVMIntSLE, LLVMBuildMul(ir->b, M, ARG(k, ir->i64), ""),
+                                             kiln_ir_i64c(ir, d->small_mk), "");
+        kiln_ir_if_begin(ir, &s, LLVMBuildOr(ir->b, few_rows, small_a, ""), "small_m");
         LLVMValueRef nbn = ceil_div(ir, N, kiln_ir_i64c(ir, gemm_gemv_block_cols(&g)));
         store_slot(ir, ctx, CTX_NBN, nbn);
         kiln_ir_rt_parallel_for(ir, rt, LLVMBuildMul(ir->b, batch, nbn, ""), gemv, ctx);

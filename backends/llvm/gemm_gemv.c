@@ -14,7 +14,10 @@
 
 #include "gemm_internal.h"
 
-enum { MAX_R = 2 };
+enum { MAX_R = 3 };
+
+/* Rows of A per tile: 3 with 32 vector registers (up to 24 accumulators), 2 with 16. */
+static int max_rows(const gemm_gen *g) { return g->ir->target->vector_regs >= 32 ? 3 : 2; }
 
 #define ARG(field, type) kiln_ir_load_field(ir, args, offsetof(kiln_gemm_args, field), type, #field)
 
@@ -36,18 +39,12 @@ static void finish(gemm_gen *g, const gemv_ctx *x, LLVMValueRef v, LLVMValueRef 
     kiln_ir_store_f32(ir, v, x->cbase, idx, mask, 4);
 }
 
-/* r rows of A starting at m0 against every G-row group of B in [n0, n1). */
-static void nt_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r) {
+/* An r x G tile: rows [m0, m0+r) of A against the G rows of B from n (their
+ * row pointers in brow), reduced along K and stored as <G x float>. */
+static void nt_tile(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, LLVMValueRef n, LLVMValueRef *brow, int r) {
     kiln_ir *ir = g->ir;
     int w = g->w, G = gemm_gemv_nt_group(g);
-    kiln_ir_loop nl;
-    kiln_ir_loop_begin(ir, &nl, x->n0, x->n1, kiln_ir_i64c(ir, G), "n");
-    LLVMValueRef last_row = LLVMBuildSub(ir->b, x->N, kiln_ir_i64c(ir, 1), "");
-    LLVMValueRef brow[16], arow[MAX_R];
-    for (int j = 0; j < G; j++) {
-        LLVMValueRef n = kiln_ir_min_i64(ir, LLVMBuildAdd(ir->b, nl.index, kiln_ir_i64c(ir, j), ""), last_row);
-        brow[j] = kiln_ir_gep_f32(ir, x->bbase, LLVMBuildMul(ir->b, n, x->ldb, ""));
-    }
+    LLVMValueRef arow[MAX_R];
     for (int i = 0; i < r; i++) {
         LLVMValueRef m = LLVMBuildAdd(ir->b, m0, kiln_ir_i64c(ir, i), "");
         arow[i] = kiln_ir_gep_f32(ir, x->abase, LLVMBuildMul(ir->b, m, x->lda, ""));
@@ -75,13 +72,11 @@ static void nt_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r) {
         kiln_ir_loop_end(ir, &kl);
         for (int i = 0; i < r * G; i++) acc[i] = cur[i];
     }
-    LLVMValueRef valid = LLVMBuildSub(ir->b, x->n1, nl.index, "");
-    LLVMValueRef mask = kiln_ir_lane_mask(ir, valid, G);
+    LLVMValueRef mask = kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, x->n1, n, ""), G);
     for (int i = 0; i < r; i++) {
         LLVMValueRef sums = kiln_ir_hsum_many(ir, &acc[i * G], G);
-        finish(g, x, sums, LLVMBuildAdd(ir->b, m0, kiln_ir_i64c(ir, i), ""), nl.index, mask);
+        finish(g, x, sums, LLVMBuildAdd(ir->b, m0, kiln_ir_i64c(ir, i), ""), n, mask);
     }
-    kiln_ir_loop_end(ir, &nl);
 }
 
 /* r rows of A starting at m0 against columns [n0, n1) (one block). */
@@ -120,29 +115,45 @@ static void nn_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r, int 
                    LLVMBuildAdd(ir->b, x->n0, kiln_ir_i64c(ir, v * w), ""), mask[v]);
 }
 
-/* Emits the rows [m0, m0 + r) for r = the largest variant that fits. */
-static void row_block(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0) {
+/* What a tile of r rows at m0 emits: NT tiles carry the B group, NN tiles
+ * the column block. */
+typedef struct rows_job {
+    LLVMValueRef n, *brow; /* NT */
+} rows_job;
+
+static void emit_rows(gemm_gen *g, const gemv_ctx *x, const rows_job *job, LLVMValueRef m0, int r) {
     kiln_ir *ir = g->ir;
-    LLVMValueRef left = LLVMBuildSub(ir->b, x->M, m0, "");
-    kiln_ir_if c;
-    kiln_ir_if_begin(ir, &c, LLVMBuildICmp(ir->b, LLVMIntSGE, left, kiln_ir_i64c(ir, MAX_R), ""), "rows2");
-    for (int pass = 0; pass < 2; pass++) {
-        int r = pass ? 1 : MAX_R;
-        if (g->d->trans_b) {
-            nt_rows(g, x, m0, r);
-        } else {
-            LLVMValueRef full = LLVMBuildICmp(ir->b, LLVMIntEQ, LLVMBuildSub(ir->b, x->n1, x->n0, ""),
-                                              kiln_ir_i64c(ir, gemm_gemv_block_cols(g)), "");
-            kiln_ir_if f;
-            kiln_ir_if_begin(ir, &f, full, "full_block");
-            nn_rows(g, x, m0, r, 1);
-            kiln_ir_if_else(ir, &f);
-            nn_rows(g, x, m0, r, 0);
-            kiln_ir_if_end(ir, &f);
-        }
-        if (!pass) kiln_ir_if_else(ir, &c);
+    if (g->d->trans_b) {
+        nt_tile(g, x, m0, job->n, job->brow, r);
+        return;
     }
-    kiln_ir_if_end(ir, &c);
+    LLVMValueRef full = LLVMBuildICmp(ir->b, LLVMIntEQ, LLVMBuildSub(ir->b, x->n1, x->n0, ""),
+                                      kiln_ir_i64c(ir, gemm_gemv_block_cols(g)), "");
+    kiln_ir_if f;
+    kiln_ir_if_begin(ir, &f, full, "full_block");
+    nn_rows(g, x, m0, r, 1);
+    kiln_ir_if_else(ir, &f);
+    nn_rows(g, x, m0, r, 0);
+    kiln_ir_if_end(ir, &f);
+}
+
+/* for (m0 = 0; m0 < M; m0 += r): r = the largest tile height that fits. */
+static void rows_loop(gemm_gen *g, const gemv_ctx *x, const rows_job *job) {
+    kiln_ir *ir = g->ir;
+    int rmax = max_rows(g);
+    kiln_ir_loop ml;
+    kiln_ir_loop_begin(ir, &ml, kiln_ir_i64c(ir, 0), x->M, kiln_ir_i64c(ir, 1), "m");
+    LLVMValueRef left = LLVMBuildSub(ir->b, x->M, ml.index, "");
+    kiln_ir_if c[MAX_R];
+    for (int r = rmax; r >= 1; r--) {
+        if (r > 1) kiln_ir_if_begin(ir, &c[r - 1], LLVMBuildICmp(ir->b, LLVMIntSGE, left, kiln_ir_i64c(ir, r), ""), "rows");
+        emit_rows(g, x, job, ml.index, r);
+        if (r > 1) kiln_ir_if_else(ir, &c[r - 1]);
+    }
+    for (int r = 2; r <= rmax; r++) kiln_ir_if_end(ir, &c[r - 1]);
+    /* The step (the tile height) is only known inside the body. */
+    ml.step = kiln_ir_min_i64(ir, kiln_ir_i64c(ir, rmax), left);
+    kiln_ir_loop_end(ir, &ml);
 }
 
 LLVMValueRef gemm_emit_gemv_task(gemm_gen *g) {
@@ -172,14 +183,26 @@ LLVMValueRef gemm_emit_gemv_task(gemm_gen *g) {
     x.cbase = kiln_ir_gep_f32(ir, ARG(c, ir->ptr), LLVMBuildMul(ir->b, x.bi, ARG(stride_c, ir->i64), ""));
     gemm_load_operands(g, args);
 
-    /* Rows in steps of MAX_R; the body picks MAX_R or 1 rows. */
-    kiln_ir_loop ml;
-    kiln_ir_loop_begin(ir, &ml, kiln_ir_i64c(ir, 0), x.M, kiln_ir_i64c(ir, 1), "m");
-    LLVMValueRef step = kiln_ir_min_i64(ir, kiln_ir_i64c(ir, MAX_R), LLVMBuildSub(ir->b, x.M, ml.index, ""));
-    row_block(g, &x, ml.index);
-    /* The step (MAX_R or 1 rows) is only known inside the body. */
-    ml.step = step;
-    kiln_ir_loop_end(ir, &ml);
+    if (g->d->trans_b) {
+        /* B group outer, rows of A inner: the G rows of B (G*K floats) stay
+         * in L1 while every row of A passes them. Missing rows past N repeat
+         * row N-1 and are masked off at the store. */
+        int G = gemm_gemv_nt_group(g);
+        kiln_ir_loop nl;
+        kiln_ir_loop_begin(ir, &nl, x.n0, x.n1, kiln_ir_i64c(ir, G), "n");
+        LLVMValueRef last_row = LLVMBuildSub(ir->b, x.N, kiln_ir_i64c(ir, 1), "");
+        LLVMValueRef brow[16];
+        for (int j = 0; j < G; j++) {
+            LLVMValueRef n = kiln_ir_min_i64(ir, LLVMBuildAdd(ir->b, nl.index, kiln_ir_i64c(ir, j), ""), last_row);
+            brow[j] = kiln_ir_gep_f32(ir, x.bbase, LLVMBuildMul(ir->b, n, x.ldb, ""));
+        }
+        rows_job job = {.n = nl.index, .brow = brow};
+        rows_loop(g, &x, &job);
+        kiln_ir_loop_end(ir, &nl);
+    } else {
+        rows_job job = {0};
+        rows_loop(g, &x, &job);
+    }
     LLVMBuildRetVoid(ir->b);
     return fn;
 }

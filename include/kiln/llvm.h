@@ -312,7 +312,11 @@ typedef struct kiln_gemm_desc {
     int mc, kc, nc; /* cache blocks (mc a multiple of mr, nc of the tile width) */
     int nc_shared;  /* N block of the shared-B path (large products), a multiple of the tile width */
     int k_unroll;   /* micro-kernel K unroll */
-    int small_m;    /* M at or below this takes the GEMV-like path; -1 never */
+    /* The streaming (GEMV-like) path, no packing, is used when M <= small_m
+     * or M*K <= small_mk (A small enough to re-stream from L2). 0 = default
+     * (16 and L2/12 floats); -1 = never. */
+    int small_m;
+    int64_t small_mk;
 } kiln_gemm_desc;
 
 /* Fills the tuning fields left 0 (MR x NR tile from the register count, KC

@@ -111,7 +111,7 @@ static kiln_gemm_kernel *compile(const kiln_llvm_target *t, kiln_gemm_desc d) {
 static const int64_t shapes[][3] = {
     {1, 1, 1},     {2, 3, 5},    {7, 13, 29},  {17, 31, 16}, {33, 65, 47},  {14, 32, 256}, {15, 33, 257},
     {300, 257, 513}, {64, 1, 64}, {1, 50, 1},  {3, 100, 700}, {4, 77, 33},  {5, 129, 17},  {28, 96, 300},
-    {1, 768, 300}, {2, 1000, 19}, {6, 0, 5},   {0, 4, 5},     {9, 11, 0},
+    {1, 768, 300}, {2, 1000, 19}, {6, 0, 5},   {0, 4, 5},     {9, 11, 0},   {16, 200, 1100}, {40, 90, 61},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -142,16 +142,18 @@ int main(void) {
     CHECK_OK(kiln_threadpool_create(2, &pool2));
     CHECK_OK(kiln_threadpool_create(3, &pool3));
 
-    /* All four layouts with default tuning, on 2 threads. */
-    for (int ta = 0; ta < 2; ta++)
-        for (int tb = 0; tb < 2; tb++) {
-            kiln_gemm_desc d = {.trans_a = ta, .trans_b = tb};
-            kiln_gemm_kernel *k = compile(host, d);
-            char what[64];
-            snprintf(what, sizeof what, "default %s%s", ta ? "T" : "N", tb ? "T" : "N");
-            sweep(k, ta, tb, pool2, what);
-            kiln_gemm_kernel_free(k);
-        }
+    /* All four layouts with default tuning, on 2 threads; then the same with
+     * the streaming path off, so every shape also goes through packing. */
+    for (int stream = 1; stream >= 0; stream--)
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                kiln_gemm_desc d = {.trans_a = ta, .trans_b = tb, .small_m = stream ? 0 : -1};
+                kiln_gemm_kernel *k = compile(host, d);
+                char what[64];
+                snprintf(what, sizeof what, "%s %s%s", stream ? "default" : "packed", ta ? "T" : "N", tb ? "T" : "N");
+                sweep(k, ta, tb, pool2, what);
+                kiln_gemm_kernel_free(k);
+            }
 
     /* Tiny blocks force many M, N and K blocks on small inputs, through both
      * the shared-B path (M > mc) and the independent-blocks path; no small-M
