@@ -7,8 +7,9 @@
  * runs where Vulkan is absent: kiln_vk_instance_create then fails with a
  * message that says so and that `--device cpu` works.
  *
- * Objects belong to one thread at a time. Closing a device frees every
- * buffer and kernel still alive on it; their handles become invalid. */
+ * Objects belong to one thread at a time. Destroy recorders before closing
+ * their device; closing a device frees every buffer and kernel still alive
+ * on it, and their handles become invalid. */
 #ifndef KILN_VULKAN_H
 #define KILN_VULKAN_H
 
