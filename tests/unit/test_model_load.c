@@ -369,9 +369,9 @@ static void test_malformed(void) {
     write_file(path, "{\"weight_map\": {\"lm_head.weight\": \"model-1.safetensors\"}}");
     CHECK_ERR(kiln_model_load(dir, NULL, &m), "lists \"lm_head.weight\" in model-1.safetensors, which does not contain it");
 
-    snprintf(path, sizeof path, "%s/model.gguf", tmp_root);
-    write_file(path, "GGUF");
-    CHECK_ERR(kiln_model_load(path, NULL, &m), "unsupported model format '.gguf'");
+    snprintf(path, sizeof path, "%s/model.xyz", tmp_root);
+    write_file(path, "not a model");
+    CHECK_ERR(kiln_model_load(path, NULL, &m), "unsupported model format '.xyz'");
     snprintf(path, sizeof path, "%s/does_not_exist.kiln", tmp_root);
     CHECK_ERR(kiln_model_load(path, NULL, &m), "no such file or directory");
     CHECK(m == NULL);
