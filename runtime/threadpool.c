@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kiln/threadpool.h"
@@ -19,7 +20,7 @@
 #define TAG_SHIFT 40
 #define INDEX_MASK ((UINT64_C(1) << TAG_SHIFT) - 1)
 #define TAG_MASK ((UINT64_C(1) << (64 - TAG_SHIFT)) - 1)
-#define DEFAULT_SPIN 20000
+#define DEFAULT_SPIN_US 50
 
 struct kiln_threadpool {
     int n_threads; /* including the caller */
@@ -39,13 +40,19 @@ struct kiln_threadpool {
     _Atomic(void *) ctx;
     _Atomic int sleepers;
     _Atomic int stop;
-    _Atomic int spin;
+    _Atomic int spin_us;
 };
 
 /* Set while this thread runs a pool task; a parallel_for from inside a task
  * runs inline with the same thread index. */
 static _Thread_local int tls_in_task;
 static _Thread_local int32_t tls_thread;
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -104,11 +111,15 @@ static void *worker_main(void *arg) {
     uint64_t seen = atomic_load(&p->generation);
     for (;;) {
         uint64_t g = seen;
-        int spin = atomic_load_explicit(&p->spin, memory_order_relaxed);
-        for (int i = 0; i < spin; i++) {
+        /* Spin for a bounded time (PAUSE costs anything from 10 to 400 cycles
+         * depending on the CPU and hypervisor, so iterations mean nothing). */
+        uint64_t spin_ns = (uint64_t)atomic_load_explicit(&p->spin_us, memory_order_relaxed) * 1000u;
+        uint64_t start = spin_ns ? now_ns() : 0;
+        for (unsigned i = 0; spin_ns; i++) {
             g = atomic_load_explicit(&p->generation, memory_order_acquire);
             if (g != seen || atomic_load_explicit(&p->stop, memory_order_relaxed)) break;
             cpu_relax();
+            if ((i & 15) == 15 && now_ns() - start > spin_ns) break;
         }
         if (g == seen) {
             pthread_mutex_lock(&p->lock);
@@ -139,7 +150,7 @@ kiln_status kiln_threadpool_create(int n_threads, kiln_threadpool **out) {
     pthread_mutex_init(&p->lock, NULL);
     pthread_cond_init(&p->wake, NULL);
     pthread_cond_init(&p->done, NULL);
-    atomic_init(&p->spin, DEFAULT_SPIN);
+    atomic_init(&p->spin_us, DEFAULT_SPIN_US);
     p->workers = calloc((size_t)n_threads, sizeof *p->workers);
     if (!p->workers) {
         kiln_threadpool_free(p);
@@ -182,8 +193,8 @@ void kiln_threadpool_free(kiln_threadpool *p) {
 
 int kiln_threadpool_size(const kiln_threadpool *p) { return p ? p->n_threads : 1; }
 
-void kiln_threadpool_set_spin(kiln_threadpool *p, int spin_iterations) {
-    if (p) atomic_store(&p->spin, spin_iterations < 0 ? 0 : spin_iterations);
+void kiln_threadpool_set_spin_us(kiln_threadpool *p, int spin_us) {
+    if (p) atomic_store(&p->spin_us, spin_us < 0 ? 0 : spin_us);
 }
 
 void kiln_threadpool_parallel_for(kiln_threadpool *p, int64_t n_tasks, kiln_task_fn fn, void *ctx) {
@@ -215,9 +226,12 @@ void kiln_threadpool_parallel_for(kiln_threadpool *p, int64_t n_tasks, kiln_task
     take_tasks(p, tag, 0);
     tls_in_task = 0;
 
-    int spin = atomic_load_explicit(&p->spin, memory_order_relaxed);
-    for (int i = 0; i < spin && atomic_load_explicit(&p->completed, memory_order_acquire) < n_tasks; i++)
+    uint64_t spin_ns = (uint64_t)atomic_load_explicit(&p->spin_us, memory_order_relaxed) * 1000u;
+    uint64_t start = spin_ns ? now_ns() : 0;
+    for (unsigned i = 0; spin_ns && atomic_load_explicit(&p->completed, memory_order_acquire) < n_tasks; i++) {
         cpu_relax();
+        if ((i & 15) == 15 && now_ns() - start > spin_ns) break;
+    }
     if (atomic_load_explicit(&p->completed, memory_order_acquire) < n_tasks) {
         pthread_mutex_lock(&p->lock);
         while (atomic_load(&p->completed) < n_tasks) pthread_cond_wait(&p->done, &p->lock);

@@ -42,9 +42,11 @@ void kiln_threadpool_parallel_for(kiln_threadpool *pool, int64_t n_tasks, kiln_t
  * calls through kiln_jit_rt. */
 void kiln_threadpool_parallel_for_untyped(void *pool, int64_t n_tasks, kiln_task_fn fn, void *ctx);
 
-/* How long idle workers spin before sleeping (default 20000 pause loops,
- * tens of microseconds). 0 makes them sleep at once: kind to a busy machine. */
-void kiln_threadpool_set_spin(kiln_threadpool *pool, int spin_iterations);
+/* How long idle workers (and a caller waiting for the last tasks) spin
+ * before sleeping, in microseconds (default 50: back-to-back kernels of one
+ * model step find the workers awake). 0 makes them sleep at once: kind to a
+ * busy machine. */
+void kiln_threadpool_set_spin_us(kiln_threadpool *pool, int spin_us);
 
 /* A process-wide pool created on first use with kiln_threadpool_set_default_threads'
  * count (default: all cores, e.g. from `--threads N`). Returns NULL only when

@@ -97,9 +97,9 @@ int main(void) {
         /* Back-to-back loops exercise the spin/sleep handoff many times. */
         for (int r = 0; r < 300; r++) check_loop(pool, 1 + r % 9);
         /* With spinning off every wakeup goes through the condition variable. */
-        kiln_threadpool_set_spin(pool, 0);
+        kiln_threadpool_set_spin_us(pool, 0);
         for (int r = 0; r < 100; r++) check_loop(pool, 1 + r % 5);
-        kiln_threadpool_set_spin(pool, 20000);
+        kiln_threadpool_set_spin_us(pool, 50);
 
         nested n = {.pool = pool};
         kiln_threadpool_parallel_for(pool, 11, outer_task, &n);
