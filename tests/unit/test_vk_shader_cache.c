@@ -190,6 +190,18 @@ static void test_device_sessions(void) {
         vk_close(&env);
         CHECK(count_files(pipe_dir, ".bin") == 1);
     }
+    /* a third session with --no-cache compiles again although the cache has it */
+    kiln_vk_options opts = {.validation = 1, .no_cache = 1, .cache_dir = vk_cache_dir()};
+    kiln_vk_device *dev = NULL;
+    CHECK_OK(kiln_vk_open(&opts, "vulkan", &dev));
+    if (!dev) return;
+    kiln_vk_kernel *k = NULL;
+    CHECK_OK(kiln_vk_kernel_create(dev, &desc, &k));
+    kiln_vk_device_stats st;
+    kiln_vk_device_get_stats(dev, &st);
+    CHECK(st.shader_compiles == 1 && st.shader_cache_hits == 0);
+    CHECK(kiln_vk_validation_messages(kiln_vk_device_instance(dev)) == 0);
+    kiln_vk_device_close(dev);
 }
 #endif
 
