@@ -222,8 +222,9 @@ typedef struct kiln_vk_kernel_desc {
 } kiln_vk_kernel_desc;
 
 /* Compiles (or finds in the caches) and creates a compute pipeline. The same
- * description twice returns the same kernel with a reference added; destroy
- * drops one reference. */
+ * description twice (the name aside: identical code shares one pipeline and
+ * keeps the first name; label dispatches to tell them apart) returns the
+ * same kernel with a reference added; destroy drops one reference. */
 kiln_status kiln_vk_kernel_create(kiln_vk_device *dev, const kiln_vk_kernel_desc *desc, kiln_vk_kernel **out);
 void kiln_vk_kernel_destroy(kiln_vk_kernel *k);
 const char *kiln_vk_kernel_name(const kiln_vk_kernel *k);
