@@ -7,7 +7,9 @@
 
 #include "frontend/hf_internal.h"
 #include "frontend/hf_names.h"
+#include "frontend/model_formats.h"
 #include "kiln/model.h"
+#include "kiln/onnx.h"
 #include "kiln/safetensors.h"
 
 char *kiln_strdup_or_null(const char *s) {
@@ -235,6 +237,9 @@ static int has_ext(const char *path, const char *ext) {
 
 static int match_hf(const char *path) { return is_dir(path); }
 static int match_kiln(const char *path) { return has_ext(path, ".kiln"); }
+static int match_onnx(const char *path) { return has_ext(path, ".onnx"); }
+static int match_llama2c(const char *path) { return has_ext(path, ".bin"); }
+static int match_gguf(const char *path) { return has_ext(path, ".gguf"); }
 
 /* Loaders by what the path looks like; new formats add a row. */
 static const struct {
@@ -244,6 +249,9 @@ static const struct {
 } loaders[] = {
     {"a Hugging Face folder (config.json + model.safetensors)", match_hf, kiln_hf_load},
     {"a .kiln model description", match_kiln, load_kiln},
+    {"an ONNX model (.onnx)", match_onnx, kiln_onnx_load_model},
+    {"a llama2.c checkpoint (.bin)", match_llama2c, kiln_llama2c_model_load},
+    {"a GGUF llama model (.gguf)", match_gguf, kiln_gguf_model_load},
 };
 
 kiln_status kiln_model_load(const char *path, const kiln_model_options *opt, kiln_model **out) {
