@@ -37,14 +37,15 @@ static void ref_destroy(void *state) { free(state); }
 
 static const kiln_backend ref_backend = {KILN_DEVICE_REF, "ref", ref_create, ref_run, ref_destroy, NULL};
 
-/* Backends built into this binary register here. */
-#ifdef KILN_WITH_LLVM
+/* Backends built into this binary register here; each backend's CMake
+ * defines KILN_HAVE_<KIND>_BACKEND for kiln_core when it is compiled in. */
+#ifdef KILN_HAVE_CPU_BACKEND
 extern const kiln_backend kiln_cpu_backend;
 #endif
-#ifdef KILN_WITH_KIR_BACKEND
+#ifdef KILN_HAVE_KIR_BACKEND
 extern const kiln_backend kiln_kir_backend;
 #endif
-#ifdef KILN_WITH_VULKAN
+#ifdef KILN_HAVE_VULKAN_BACKEND
 extern const kiln_backend kiln_vulkan_backend;
 /* 1 when a Vulkan device is usable (for --device auto). */
 int kiln_vulkan_available(void);
@@ -53,13 +54,13 @@ int kiln_vulkan_available(void);
 static const kiln_backend *backend_for(kiln_device_kind kind) {
     switch (kind) {
     case KILN_DEVICE_REF: return &ref_backend;
-#ifdef KILN_WITH_LLVM
+#ifdef KILN_HAVE_CPU_BACKEND
     case KILN_DEVICE_CPU: return &kiln_cpu_backend;
 #endif
-#ifdef KILN_WITH_KIR_BACKEND
+#ifdef KILN_HAVE_KIR_BACKEND
     case KILN_DEVICE_KIR: return &kiln_kir_backend;
 #endif
-#ifdef KILN_WITH_VULKAN
+#ifdef KILN_HAVE_VULKAN_BACKEND
     case KILN_DEVICE_VULKAN: return &kiln_vulkan_backend;
 #endif
     default: return NULL;
@@ -74,7 +75,7 @@ const char *kiln_device_name(kiln_device_kind kind) {
 kiln_status kiln_device_parse(const char *text, kiln_device_spec *out) {
     out->index = -1;
     if (strcmp(text, "auto") == 0) {
-#ifdef KILN_WITH_VULKAN
+#ifdef KILN_HAVE_VULKAN_BACKEND
         if (kiln_vulkan_available()) {
             out->kind = KILN_DEVICE_VULKAN;
             return KILN_OK;
