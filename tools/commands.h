@@ -11,6 +11,7 @@ typedef struct command {
 
 int cmd_run(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_onnx_test(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 

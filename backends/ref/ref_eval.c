@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ref_internal.h"
+#include "ref_more.h"
 
 static const ref_kernel kernels[KILN_OP_COUNT] = {
     [KILN_OP_INPUT] = ref_source,
@@ -77,6 +78,27 @@ static const ref_kernel kernels[KILN_OP_COUNT] = {
     [KILN_OP_ROPE] = ref_rope,
     [KILN_OP_ATTENTION] = ref_attention,
     [KILN_OP_REL_POS_BUCKET] = ref_rel_pos_bucket,
+
+    [KILN_OP_TAN] = ref_unary_more,
+    [KILN_OP_ASIN] = ref_unary_more,
+    [KILN_OP_ACOS] = ref_unary_more,
+    [KILN_OP_ATAN] = ref_unary_more,
+    [KILN_OP_SINH] = ref_unary_more,
+    [KILN_OP_COSH] = ref_unary_more,
+    [KILN_OP_ASINH] = ref_unary_more,
+    [KILN_OP_ACOSH] = ref_unary_more,
+    [KILN_OP_ATANH] = ref_unary_more,
+    [KILN_OP_FMOD] = ref_fmod,
+    [KILN_OP_BITNOT] = ref_bitwise,
+    [KILN_OP_BITAND] = ref_bitwise,
+    [KILN_OP_BITOR] = ref_bitwise,
+    [KILN_OP_BITXOR] = ref_bitwise,
+    [KILN_OP_SHL] = ref_bitwise,
+    [KILN_OP_SHR] = ref_bitwise,
+    [KILN_OP_CUMSUM] = ref_cumulative,
+    [KILN_OP_CUMPROD] = ref_cumulative,
+    [KILN_OP_GATHER_ELEMENTS] = ref_gather_elements,
+    [KILN_OP_TOPK] = ref_topk,
 };
 
 int kiln_ref_supports(kiln_op op) { return (unsigned)op < KILN_OP_COUNT && kernels[op] != NULL; }

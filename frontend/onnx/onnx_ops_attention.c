@@ -1,0 +1,344 @@
+/* Attention (opsets 23/24) and RotaryEmbedding (23), following the ONNX
+ * reference semantics:
+ *  - 3-D Q/K/V [B, S, H*D] are split into heads with q_num_heads and
+ *    kv_num_heads; the result goes back to [B, S, H*Dv];
+ *  - past_key/past_value are concatenated in front of K/V (and returned as
+ *    present_key/present_value);
+ *  - is_causal masks key j for query i unless j <= i + offset, with offset
+ *    the past length (or nonpad_kv_seqlen[b] - S); nonpad_kv_seqlen also
+ *    masks keys j >= nonpad_kv_seqlen[b]; an attn_mask shorter than the
+ *    keys is padded with "masked";
+ *  - a query row with every key masked gives zeros.
+ * The IR's attention op covers these when there is no softcap and the
+ * intermediate scores are not requested; otherwise the computation is
+ * spelled out with matmul and softmax. */
+#include <math.h>
+#include <string.h>
+
+#include "onnx_import.h"
+
+static int wants(const onnx_node *n, int nout, int i) { return i < nout && n->outputs[i][0]; }
+
+/* [B, S, H*D] -> [B, H, S, D] */
+static kiln_status split_heads(ox_ctx *c, ox_id x, int64_t heads, ox_id *out) {
+    kiln_shape s = OV(c, x)->shape;
+    if (heads <= 0) return ox_invalid(c, "3-D inputs need q_num_heads and kv_num_heads");
+    kiln_dim d;
+    kiln_status st = kiln_dim_div(c->g, s.dims[2], heads, &d);
+    if (st) {
+        kiln_status_free(st);
+        return ox_invalid(c, "hidden size does not divide into %lld heads", (long long)heads);
+    }
+    kiln_dim d4[4] = {s.dims[0], s.dims[1], heads, d};
+    int64_t perm[4] = {0, 2, 1, 3};
+    KILN_TRY(ox_reshape(c, x, 4, d4, &x));
+    return ox_transpose(c, x, 4, perm, out);
+}
+
+/* where(ok, 0, -inf) in dtype dt */
+static kiln_status bias_from_bool(ox_ctx *c, ox_id ok, kiln_dtype dt, ox_id *out) {
+    ox_id zero, ninf;
+    KILN_TRY(ox_scalar(c, dt, 0, &zero));
+    KILN_TRY(ox_scalar(c, dt, -INFINITY, &ninf));
+    return ox_where(c, ok, zero, ninf, out);
+}
+
+static kiln_status add_bias(ox_ctx *c, ox_id *bias, ox_id b) {
+    if (*bias == OX_NONE) {
+        *bias = b;
+        return KILN_OK;
+    }
+    return ox_binary(c, KILN_OP_ADD, *bias, b, bias);
+}
+
+OX_CONV(conv_attention) {
+    OX_REQ(q, 0);
+    OX_REQ(k, 1);
+    OX_REQ(v, 2);
+    ox_id mask = ox_in(in, nin, 3), past_k = ox_in(in, nin, 4), past_v = ox_in(in, nin, 5), nonpad = ox_in(in, nin, 6);
+    if (ox_attr_i(n, "left_window_size", -1) >= 0 || ox_attr_i(n, "right_window_size", -1) >= 0)
+        return ox_unsupported(c, "sliding-window attention");
+    if ((past_k == OX_NONE) != (past_v == OX_NONE)) return ox_invalid(c, "past_key and past_value go together");
+    kiln_dtype dt = ox_dtype(c, q);
+    if (!kiln_dtype_is_float(dt)) return ox_invalid(c, "needs floating-point Q, K, V");
+    int three_d = ox_rank(c, q) == 3;
+    if (three_d) {
+        int64_t hq = ox_attr_i(n, "q_num_heads", 0), hk = ox_attr_i(n, "kv_num_heads", 0);
+        KILN_TRY(split_heads(c, q, hq, &q));
+        KILN_TRY(split_heads(c, k, hk, &k));
+        KILN_TRY(split_heads(c, v, hk, &v));
+    } else if (ox_rank(c, q) != 4 || ox_rank(c, k) != 4 || ox_rank(c, v) != 4) {
+        return ox_invalid(c, "Q, K, V must all be 3-D or 4-D");
+    }
+    int64_t past_len = 0;
+    if (past_k != OX_NONE) {
+        kiln_dim pl = OV(c, past_k)->shape.dims[2];
+        ox_id pk[2] = {past_k, k}, pv[2] = {past_v, v};
+        KILN_TRY(ox_concat(c, 2, pk, 2, &k));
+        KILN_TRY(ox_concat(c, 2, pv, 2, &v));
+        if (!kiln_dim_is_const(pl)) past_len = -1;
+        else past_len = pl;
+    }
+    if (nout > 1) out[1] = k;
+    if (nout > 2) out[2] = v;
+    kiln_shape qs = OV(c, q)->shape, ks = OV(c, k)->shape;
+    kiln_dim S = qs.dims[2], T = ks.dims[2], D = qs.dims[3];
+    double scale;
+    if (ox_has_attr(n, "scale")) scale = ox_attr_f(n, "scale", 1.0);
+    else {
+        if (!kiln_dim_is_const(D)) return ox_unsupported(c, "a symbolic head size");
+        scale = 1.0 / sqrt((double)D);
+    }
+    double softcap = ox_attr_f(n, "softcap", 0.0);
+    int causal = (int)ox_attr_i(n, "is_causal", 0), mode = (int)ox_attr_i(n, "qk_matmul_output_mode", 0);
+    if (nonpad != OX_NONE && past_k != OX_NONE) return ox_invalid(c, "nonpad_kv_seqlen with a past cache");
+
+    /* the mask: bool or additive, padded with "masked" up to T keys */
+    ox_id bias = OX_NONE, bool_mask = OX_NONE;
+    if (mask != OX_NONE) {
+        kiln_shape ms = OV(c, mask)->shape;
+        if (ms.rank < 1) return ox_invalid(c, "attn_mask must have rank >= 1");
+        kiln_dim mt = ms.dims[ms.rank - 1];
+        if (mt != T) {
+            kiln_dim pad = kiln_dim_sub(c->g, T, mt);
+            if (!kiln_dim_is_const(pad) || pad < 0) return ox_invalid(c, "attn_mask is longer than the keys");
+            ox_id fill, parts[2];
+            KILN_TRY(ox_scalar(c, ox_dtype(c, mask), ox_dtype(c, mask) == KILN_BOOL ? 0 : -INFINITY, &fill));
+            ms.dims[ms.rank - 1] = pad;
+            KILN_TRY(ox_expand(c, fill, ms.rank, ms.dims, &parts[1]));
+            parts[0] = mask;
+            KILN_TRY(ox_concat(c, 2, parts, ms.rank - 1, &mask));
+        }
+        if (ox_dtype(c, mask) == KILN_BOOL) bool_mask = mask;
+        else KILN_TRY(ox_cast(c, mask, dt, &bias));
+    }
+    /* The IR op's causal flag aligns queries to the last S keys: right
+     * when the offset is the past length and K adds exactly S keys. */
+    int ir_causal = causal && nonpad == OX_NONE && past_len >= 0 && kiln_dim_sub(c->g, T, S) == past_len;
+    if (causal && !ir_causal) {
+        if (past_len < 0) return ox_unsupported(c, "causal attention with a symbolic past length");
+        kiln_dim rs[2] = {S, 1}, cs[2] = {1, T};
+        ox_id row, col, lim, ok;
+        KILN_TRY(ox_iota(c, 2, rs, 0, 0, &row));
+        KILN_TRY(ox_iota(c, 2, cs, 1, 0, &col));
+        if (nonpad != OX_NONE) { /* per batch: offset = nonpad[b] - S */
+            ox_id np;
+            kiln_dim b4[4] = {OV(c, nonpad)->shape.dims[0], 1, 1, 1};
+            KILN_TRY(ox_cast(c, nonpad, KILN_I64, &np));
+            KILN_TRY(ox_reshape(c, np, 4, b4, &np));
+            ox_id sdim;
+            KILN_TRY(ox_from_dims(c, KILN_I64, 0, NULL, &S, &sdim));
+            KILN_TRY(ox_binary(c, KILN_OP_SUB, np, sdim, &np));
+            KILN_TRY(ox_binary(c, KILN_OP_ADD, row, np, &lim));
+        } else {
+            KILN_TRY(ox_binary_s(c, KILN_OP_ADD, row, (double)past_len, &lim));
+        }
+        KILN_TRY(ox_binary(c, KILN_OP_LE, col, lim, &ok));
+        if (bool_mask != OX_NONE) KILN_TRY(ox_binary(c, KILN_OP_AND, bool_mask, ok, &bool_mask));
+        else if (bias != OX_NONE) {
+            ox_id cb;
+            KILN_TRY(bias_from_bool(c, ok, dt, &cb));
+            KILN_TRY(add_bias(c, &bias, cb));
+        } else {
+            bool_mask = ok;
+        }
+    }
+    if (nonpad != OX_NONE) { /* keys j >= nonpad[b] are padding */
+        kiln_dim b4[4] = {OV(c, nonpad)->shape.dims[0], 1, 1, 1}, cs[4] = {1, 1, 1, T};
+        ox_id np, col, ok;
+        KILN_TRY(ox_cast(c, nonpad, KILN_I64, &np));
+        KILN_TRY(ox_reshape(c, np, 4, b4, &np));
+        KILN_TRY(ox_iota(c, 4, cs, 3, 0, &col));
+        KILN_TRY(ox_binary(c, KILN_OP_LT, col, np, &ok));
+        if (bool_mask != OX_NONE) KILN_TRY(ox_binary(c, KILN_OP_AND, bool_mask, ok, &bool_mask));
+        else if (bias != OX_NONE) {
+            ox_id pb;
+            KILN_TRY(bias_from_bool(c, ok, dt, &pb));
+            KILN_TRY(add_bias(c, &bias, pb));
+        } else {
+            bool_mask = ok;
+        }
+    }
+    if (bool_mask != OX_NONE && bias != OX_NONE) {
+        ox_id bb;
+        KILN_TRY(bias_from_bool(c, bool_mask, dt, &bb));
+        KILN_TRY(add_bias(c, &bias, bb));
+        bool_mask = OX_NONE;
+    }
+    ox_id m = bias != OX_NONE ? bias : bool_mask;
+    int want_qk = wants(n, nout, 3);
+    ox_id y;
+    if (softcap <= 0 && !want_qk) {
+        ox_id ins[4] = {q, k, v, m};
+        kiln_named_attr a[2] = {kiln_a_bool("causal", ir_causal), kiln_a_float("scale", scale)};
+        KILN_TRY(ox_op(c, KILN_OP_ATTENTION, m != OX_NONE ? 4 : 3, ins, 2, a, &y));
+    } else {
+        /* spelled out: scores, softcap, mask, softmax, fully-masked rows */
+        kiln_dim H = qs.dims[1], Hk = ks.dims[1];
+        if (H != Hk) { /* grouped query heads: repeat each kv head */
+            kiln_dim r;
+            kiln_status st = kiln_dim_div(c->g, H, Hk, &r);
+            if (st) {
+                kiln_status_free(st);
+                return ox_invalid(c, "q heads are not a multiple of kv heads");
+            }
+            ox_id kv[2] = {k, v};
+            for (int i = 0; i < 2; i++) {
+                kiln_shape s = OV(c, kv[i])->shape;
+                kiln_dim d5[5] = {s.dims[0], Hk, 1, s.dims[2], s.dims[3]}, e5[5] = {s.dims[0], Hk, r, s.dims[2], s.dims[3]};
+                kiln_dim d4[4] = {s.dims[0], H, s.dims[2], s.dims[3]};
+                KILN_TRY(ox_reshape(c, kv[i], 5, d5, &kv[i]));
+                KILN_TRY(ox_expand(c, kv[i], 5, e5, &kv[i]));
+                KILN_TRY(ox_reshape(c, kv[i], 4, d4, &kv[i]));
+            }
+            k = kv[0];
+            v = kv[1];
+        }
+        int64_t perm[4] = {0, 1, 3, 2};
+        ox_id kt, sc, qk_out;
+        KILN_TRY(ox_transpose(c, k, 4, perm, &kt));
+        KILN_TRY(ox_matmul(c, q, kt, &sc));
+        KILN_TRY(ox_binary_s(c, KILN_OP_MUL, sc, scale, &sc));
+        if (softcap > 0) {
+            KILN_TRY(ox_binary_s(c, KILN_OP_DIV, sc, softcap, &sc));
+            KILN_TRY(ox_unary(c, KILN_OP_TANH, sc, &sc));
+            KILN_TRY(ox_binary_s(c, KILN_OP_MUL, sc, softcap, &sc));
+        }
+        qk_out = sc;
+        ox_id full_bias = OX_NONE;
+        if (ir_causal) { /* the IR op would have applied it */
+            kiln_dim rs[2] = {S, 1}, cs[2] = {1, T};
+            ox_id row, col, ok;
+            KILN_TRY(ox_iota(c, 2, rs, 0, 0, &row));
+            KILN_TRY(ox_iota(c, 2, cs, 1, 0, &col));
+            KILN_TRY(ox_binary_s(c, KILN_OP_ADD, row, (double)past_len, &row));
+            KILN_TRY(ox_binary(c, KILN_OP_LE, col, row, &ok));
+            KILN_TRY(bias_from_bool(c, ok, dt, &full_bias));
+        }
+        if (m != OX_NONE) {
+            ox_id mb = m;
+            if (ox_dtype(c, m) == KILN_BOOL) KILN_TRY(bias_from_bool(c, m, dt, &mb));
+            KILN_TRY(add_bias(c, &full_bias, mb));
+        }
+        if (full_bias != OX_NONE) KILN_TRY(ox_binary(c, KILN_OP_ADD, sc, full_bias, &sc));
+        if (mode == 2) qk_out = sc;
+        kiln_named_attr sa = kiln_a_int("axis", -1);
+        ox_id p;
+        KILN_TRY(ox_op(c, KILN_OP_SOFTMAX, 1, &sc, 1, &sa, &p));
+        if (full_bias != OX_NONE) { /* rows whose every key is masked give 0 */
+            int64_t last = -1;
+            ox_id mx, dead, zero;
+            KILN_TRY(ox_reduce(c, KILN_OP_REDUCE_MAX, full_bias, 1, &last, 1, &mx));
+            KILN_TRY(ox_binary_s(c, KILN_OP_EQ, mx, -INFINITY, &dead));
+            KILN_TRY(ox_like(c, p, 0, &zero));
+            KILN_TRY(ox_where(c, dead, zero, p, &p));
+        }
+        if (mode == 3) qk_out = p;
+        if (mode < 0 || mode > 3) return ox_invalid(c, "qk_matmul_output_mode %d", mode);
+        KILN_TRY(ox_matmul(c, p, v, &y));
+        if (want_qk) out[3] = qk_out;
+    }
+    if (three_d) { /* [B, H, S, Dv] -> [B, S, H*Dv] */
+        kiln_shape ys = OV(c, y)->shape;
+        int64_t perm[4] = {0, 2, 1, 3};
+        kiln_dim hd = kiln_dim_mul(c->g, ys.dims[1], ys.dims[3]);
+        kiln_dim d3[3] = {ys.dims[0], ys.dims[2], hd};
+        KILN_TRY(ox_transpose(c, y, 4, perm, &y));
+        KILN_TRY(ox_reshape(c, y, 3, d3, &y));
+    }
+    out[0] = y;
+    return KILN_OK;
+}
+
+/* RotaryEmbedding(x, cos_cache, sin_cache, position_ids?): x is
+ * [B, H, S, D] or [B, S, H*D]; the caches are [max_pos, R/2] gathered by
+ * position_ids, or [B, S, R/2] already. Pairs (i, i + R/2), or (2i, 2i+1)
+ * when interleaved, rotate by the cached angle; dims >= R pass through. */
+OX_CONV(conv_rotary) {
+    (void)nout;
+    OX_REQ(x, 0);
+    OX_REQ(cosc, 1);
+    OX_REQ(sinc, 2);
+    ox_id pos = ox_in(in, nin, 3);
+    int interleaved = (int)ox_attr_i(n, "interleaved", 0);
+    int64_t R = ox_attr_i(n, "rotary_embedding_dim", 0), heads = ox_attr_i(n, "num_heads", 0);
+    kiln_shape xs = OV(c, x)->shape;
+    ox_id y = x; /* as [B, S, H, D] */
+    if (xs.rank == 4) {
+        int64_t perm[4] = {0, 2, 1, 3};
+        KILN_TRY(ox_transpose(c, x, 4, perm, &y));
+    } else if (xs.rank == 3) {
+        if (heads <= 0) return ox_invalid(c, "3-D input needs num_heads");
+        kiln_dim d;
+        kiln_status st = kiln_dim_div(c->g, xs.dims[2], heads, &d);
+        if (st) {
+            kiln_status_free(st);
+            return ox_invalid(c, "hidden size does not divide into num_heads");
+        }
+        kiln_dim d4[4] = {xs.dims[0], xs.dims[1], heads, d};
+        KILN_TRY(ox_reshape(c, x, 4, d4, &y));
+    } else {
+        return ox_invalid(c, "input must be 3-D or 4-D");
+    }
+    kiln_shape ys = OV(c, y)->shape;
+    kiln_dim D = ys.dims[3];
+    if (!kiln_dim_is_const(D)) return ox_unsupported(c, "a symbolic head size");
+    if (R == 0) R = D;
+    if (R % 2 || R > D) return ox_invalid(c, "rotary_embedding_dim %lld", (long long)R);
+    int64_t half = R / 2;
+    if (pos != OX_NONE) {
+        KILN_TRY(ox_gather(c, cosc, pos, 0, &cosc));
+        KILN_TRY(ox_gather(c, sinc, pos, 0, &sinc));
+    }
+    if (ox_rank(c, cosc) != 3 || OV(c, cosc)->shape.dims[2] != half)
+        return ox_invalid(c, "the caches must be [batch, seq, %lld]", (long long)half);
+    int64_t two = 2;
+    KILN_TRY(ox_unsqueeze(c, cosc, 1, &two, &cosc)); /* [B, S, 1, R/2] */
+    KILN_TRY(ox_unsqueeze(c, sinc, 1, &two, &sinc));
+    ox_id rot, pass = OX_NONE, x1, x2;
+    KILN_TRY(ox_slice(c, y, 3, 0, R, 1, &rot));
+    if (R < D) KILN_TRY(ox_slice(c, y, 3, R, D, 1, &pass));
+    if (interleaved) {
+        KILN_TRY(ox_slice(c, rot, 3, 0, R, 2, &x1));
+        KILN_TRY(ox_slice(c, rot, 3, 1, R, 2, &x2));
+    } else {
+        KILN_TRY(ox_slice(c, rot, 3, 0, half, 1, &x1));
+        KILN_TRY(ox_slice(c, rot, 3, half, R, 1, &x2));
+    }
+    ox_id a, b, re, im;
+    KILN_TRY(ox_binary(c, KILN_OP_MUL, cosc, x1, &a));
+    KILN_TRY(ox_binary(c, KILN_OP_MUL, sinc, x2, &b));
+    KILN_TRY(ox_binary(c, KILN_OP_SUB, a, b, &re));
+    KILN_TRY(ox_binary(c, KILN_OP_MUL, sinc, x1, &a));
+    KILN_TRY(ox_binary(c, KILN_OP_MUL, cosc, x2, &b));
+    KILN_TRY(ox_binary(c, KILN_OP_ADD, a, b, &im));
+    ox_id parts[2];
+    if (interleaved) { /* [..., half, 2] -> [..., R] */
+        int64_t last = 4;
+        KILN_TRY(ox_unsqueeze(c, re, 1, &last, &parts[0]));
+        KILN_TRY(ox_unsqueeze(c, im, 1, &last, &parts[1]));
+        KILN_TRY(ox_concat(c, 2, parts, 4, &rot));
+        kiln_dim d4[4] = {ys.dims[0], ys.dims[1], ys.dims[2], R};
+        KILN_TRY(ox_reshape(c, rot, 4, d4, &rot));
+    } else {
+        parts[0] = re;
+        parts[1] = im;
+        KILN_TRY(ox_concat(c, 2, parts, 3, &rot));
+    }
+    if (pass != OX_NONE) {
+        parts[0] = rot;
+        parts[1] = pass;
+        KILN_TRY(ox_concat(c, 2, parts, 3, &rot));
+    }
+    if (xs.rank == 4) {
+        int64_t perm[4] = {0, 2, 1, 3};
+        return ox_transpose(c, rot, 4, perm, &out[0]);
+    }
+    return ox_reshape(c, rot, 3, xs.dims, &out[0]);
+}
+
+const ox_converter ox_more_ops[] = {
+    {"Attention", conv_attention},
+    {"RotaryEmbedding", conv_rotary},
+    {NULL, NULL},
+};
