@@ -15,6 +15,8 @@
  * not counted: the way to compare kernels while other jobs run.
  *
  * A trailing 't' on a shape means B is [N,K] (NT, Hugging Face weights).
+ * --cpu/--features build the kernels for another (smaller) CPU, e.g.
+ * --cpu haswell --features +avx,+avx2,+fma to measure the AVX2 kernels.
  * --mr/--nrv/--mc/--kc/--nc/--nc-shared/--unroll/--small-m/--small-mk override the kernel's tuning
  * (kiln_gemm_desc) for experiments. */
 #include <math.h>
@@ -63,6 +65,7 @@ static int parse_shape(const char *s, shape *out) {
 
 static int usage(void) {
     fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
+                    "       [--cpu NAME --features +a,+b,...]\n"
                     "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M] [--small-mk MK]\n");
     return 2;
 }
@@ -70,6 +73,7 @@ static int usage(void) {
 int main(int argc, char **argv) {
     int threads = 0, reps = 10, warmup = 2, n_shapes = 0;
     kiln_gemm_desc tune = {0}; /* --mr --nrv --mc --kc --nc --unroll override the defaults */
+    const char *cpu = NULL, *features = NULL; /* --cpu/--features: build for another CPU than the host */
     shape shapes[32];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -78,6 +82,8 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
         else if (!strcmp(a, "--warmup") && v) warmup = atoi(argv[++i]);
         else if (!strcmp(a, "--cpu-time")) bench_clock = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(a, "--cpu") && v) cpu = argv[++i];
+        else if (!strcmp(a, "--features") && v) features = argv[++i];
         else if (!strcmp(a, "--mr") && v) tune.mr = atoi(argv[++i]);
         else if (!strcmp(a, "--nrv") && v) tune.nr_vectors = atoi(argv[++i]);
         else if (!strcmp(a, "--mc") && v) tune.mc = atoi(argv[++i]);
@@ -106,7 +112,7 @@ int main(int argc, char **argv) {
 
     kiln_llvm_target *t = NULL;
     kiln_threadpool *pool = NULL;
-    kiln_status s = kiln_llvm_target_host(&t);
+    kiln_status s = cpu ? kiln_llvm_target_create(NULL, cpu, features, &t) : kiln_llvm_target_host(&t);
     if (!s) s = kiln_threadpool_create(threads, &pool);
     if (s) {
         fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
