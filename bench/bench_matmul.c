@@ -64,38 +64,56 @@ static int parse_shape(const char *s, shape *out) {
 }
 
 static int usage(void) {
-    fprintf(stderr, "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
-                    "       [--cpu NAME --features +a,+b,...]\n"
-                    "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M] [--small-mk MK]\n");
+    fprintf(stderr,
+            "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
+            "       [--cpu NAME --features +a,+b,...]\n"
+            "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M] "
+            "[--small-mk MK]\n");
     return 2;
 }
 
 int main(int argc, char **argv) {
     int threads = 0, reps = 10, warmup = 2, n_shapes = 0;
-    kiln_gemm_desc tune = {0}; /* --mr --nrv --mc --kc --nc --unroll override the defaults */
+    kiln_gemm_desc tune = {0};                /* --mr --nrv --mc --kc --nc --unroll override the defaults */
     const char *cpu = NULL, *features = NULL; /* --cpu/--features: build for another CPU than the host */
     shape shapes[32];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!strcmp(a, "--threads") && v) threads = atoi(argv[++i]);
-        else if (!strcmp(a, "--reps") && v) reps = atoi(argv[++i]);
-        else if (!strcmp(a, "--warmup") && v) warmup = atoi(argv[++i]);
-        else if (!strcmp(a, "--cpu-time")) bench_clock = CLOCK_THREAD_CPUTIME_ID;
-        else if (!strcmp(a, "--cpu") && v) cpu = argv[++i];
-        else if (!strcmp(a, "--features") && v) features = argv[++i];
-        else if (!strcmp(a, "--mr") && v) tune.mr = atoi(argv[++i]);
-        else if (!strcmp(a, "--nrv") && v) tune.nr_vectors = atoi(argv[++i]);
-        else if (!strcmp(a, "--mc") && v) tune.mc = atoi(argv[++i]);
-        else if (!strcmp(a, "--kc") && v) tune.kc = atoi(argv[++i]);
-        else if (!strcmp(a, "--nc") && v) tune.nc = atoi(argv[++i]);
-        else if (!strcmp(a, "--nc-shared") && v) tune.nc_shared = atoi(argv[++i]);
-        else if (!strcmp(a, "--unroll") && v) tune.k_unroll = atoi(argv[++i]);
-        else if (!strcmp(a, "--small-m") && v) tune.small_m = atoi(argv[++i]);
-        else if (!strcmp(a, "--small-mk") && v) tune.small_mk = atol(argv[++i]);
+        if (!strcmp(a, "--threads") && v)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(a, "--reps") && v)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(a, "--warmup") && v)
+            warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--cpu-time"))
+            bench_clock = CLOCK_THREAD_CPUTIME_ID;
+        else if (!strcmp(a, "--cpu") && v)
+            cpu = argv[++i];
+        else if (!strcmp(a, "--features") && v)
+            features = argv[++i];
+        else if (!strcmp(a, "--mr") && v)
+            tune.mr = atoi(argv[++i]);
+        else if (!strcmp(a, "--nrv") && v)
+            tune.nr_vectors = atoi(argv[++i]);
+        else if (!strcmp(a, "--mc") && v)
+            tune.mc = atoi(argv[++i]);
+        else if (!strcmp(a, "--kc") && v)
+            tune.kc = atoi(argv[++i]);
+        else if (!strcmp(a, "--nc") && v)
+            tune.nc = atoi(argv[++i]);
+        else if (!strcmp(a, "--nc-shared") && v)
+            tune.nc_shared = atoi(argv[++i]);
+        else if (!strcmp(a, "--unroll") && v)
+            tune.k_unroll = atoi(argv[++i]);
+        else if (!strcmp(a, "--small-m") && v)
+            tune.small_m = atoi(argv[++i]);
+        else if (!strcmp(a, "--small-mk") && v)
+            tune.small_mk = atol(argv[++i]);
         else if (!strcmp(a, "--shape") && v && n_shapes < 32) {
             if (!parse_shape(argv[++i], &shapes[n_shapes++])) return usage();
-        } else return usage();
+        } else
+            return usage();
     }
     if (reps < 1 || warmup < 0 || threads < 0) return usage();
     if (bench_clock != CLOCK_MONOTONIC && threads != 1) {
@@ -104,7 +122,7 @@ int main(int argc, char **argv) {
     }
     if (!n_shapes) {
         const shape def[] = {{1024, 1024, 1024, 0}, {2048, 2048, 2048, 0}, {1024, 1024, 1024, 1},
-                             {1, 3072, 768, 1},     {1, 50257, 768, 1},   {1, 3072, 768, 0}};
+                             {1, 3072, 768, 1},     {1, 50257, 768, 1},    {1, 3072, 768, 0}};
         n_shapes = (int)(sizeof def / sizeof def[0]);
         memcpy(shapes, def, sizeof def);
     }
@@ -152,8 +170,16 @@ int main(int argc, char **argv) {
             fprintf(stderr, "kiln-bench-matmul: out of memory\n");
             return 1;
         }
-        kiln_gemm_args args = {.m = sh.m, .n = sh.n, .k = sh.k, .batch = 1, .a = a, .lda = sh.k, .b = b,
-                               .ldb = sh.trans_b ? sh.k : sh.n, .c = c, .ldc = sh.n};
+        kiln_gemm_args args = {.m = sh.m,
+                               .n = sh.n,
+                               .k = sh.k,
+                               .batch = 1,
+                               .a = a,
+                               .lda = sh.k,
+                               .b = b,
+                               .ldb = sh.trans_b ? sh.k : sh.n,
+                               .c = c,
+                               .ldc = sh.n};
         /* For M = 1, OpenBLAS's matrix-vector routine is the fairer peer; it is
          * timed too and shown on its own line. */
         double best_kiln = 1e30, best_blas = 1e30, best_gemv = 1e30;
@@ -175,9 +201,11 @@ int main(int argc, char **argv) {
             if (sh.m == 1) {
                 t0 = now();
                 if (sh.trans_b)
-                    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)sh.n, (int)sh.k, 1.0f, b, (int)sh.k, a, 1, 0.0f, c_ref, 1);
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)sh.n, (int)sh.k, 1.0f, b, (int)sh.k, a, 1, 0.0f,
+                                c_ref, 1);
                 else
-                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)sh.k, (int)sh.n, 1.0f, b, (int)sh.n, a, 1, 0.0f, c_ref, 1);
+                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)sh.k, (int)sh.n, 1.0f, b, (int)sh.n, a, 1, 0.0f, c_ref,
+                                1);
                 dt = now() - t0;
                 if (r >= warmup && dt < best_gemv) best_gemv = dt;
             }

@@ -47,8 +47,10 @@ static double median_call_us(kiln_threadpool *pool, int calls, int64_t tasks, do
 int main(int argc, char **argv) {
     int threads = 0, calls = 20000;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc) threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--calls") && i + 1 < argc) calls = atoi(argv[++i]);
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--calls") && i + 1 < argc)
+            calls = atoi(argv[++i]);
         else {
             fprintf(stderr, "usage: kiln-bench-threadpool [--threads N] [--calls C]\n");
             return 2;

@@ -70,7 +70,8 @@ int kiln_cpu_count(void) {
 static void run_inline(int64_t n_tasks, kiln_task_fn fn, void *ctx, int32_t thread) {
     int was = tls_in_task;
     tls_in_task = 1;
-    for (int64_t t = 0; t < n_tasks; t++) fn(ctx, t, thread);
+    for (int64_t t = 0; t < n_tasks; t++)
+        fn(ctx, t, thread);
     tls_in_task = was;
 }
 
@@ -81,8 +82,7 @@ static void take_tasks(kiln_threadpool *p, uint64_t tag, int32_t thread) {
         if ((v >> TAG_SHIFT) != tag) return;
         int64_t n = atomic_load_explicit(&p->n_tasks, memory_order_relaxed);
         if ((int64_t)(v & INDEX_MASK) >= n) return;
-        if (!atomic_compare_exchange_weak_explicit(&p->next, &v, v + 1, memory_order_acq_rel,
-                                                   memory_order_relaxed))
+        if (!atomic_compare_exchange_weak_explicit(&p->next, &v, v + 1, memory_order_acq_rel, memory_order_relaxed))
             continue;
         /* The claim succeeded, so this loop is still current and fn/ctx are its own. */
         kiln_task_fn fn = atomic_load_explicit(&p->fn, memory_order_relaxed);
@@ -182,7 +182,8 @@ void kiln_threadpool_free(kiln_threadpool *p) {
     atomic_store(&p->stop, 1);
     pthread_cond_broadcast(&p->wake);
     pthread_mutex_unlock(&p->lock);
-    for (int i = 0; i < p->n_started; i++) pthread_join(p->workers[i], NULL);
+    for (int i = 0; i < p->n_started; i++)
+        pthread_join(p->workers[i], NULL);
     free(p->workers);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -234,7 +235,8 @@ void kiln_threadpool_parallel_for(kiln_threadpool *p, int64_t n_tasks, kiln_task
     }
     if (atomic_load_explicit(&p->completed, memory_order_acquire) < n_tasks) {
         pthread_mutex_lock(&p->lock);
-        while (atomic_load(&p->completed) < n_tasks) pthread_cond_wait(&p->done, &p->lock);
+        while (atomic_load(&p->completed) < n_tasks)
+            pthread_cond_wait(&p->done, &p->lock);
         pthread_mutex_unlock(&p->lock);
     }
     pthread_mutex_unlock(&p->call_lock);

@@ -57,15 +57,16 @@ LLVMValueRef gemm_emit_blocked_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueR
 
     /* At least one K block, so K == 0 still stores C (zeros + epilogue). */
     LLVMValueRef KC = gemm_ctx_load(ir, ctx, CTX_KC, ir->i64, "kc_blk");
-    LLVMValueRef nkb = LLVMBuildSDiv(ir->b, LLVMBuildSub(ir->b, LLVMBuildAdd(ir->b, K, KC, ""), kiln_ir_i64c(ir, 1), ""), KC, "");
+    LLVMValueRef nkb =
+        LLVMBuildSDiv(ir->b, LLVMBuildSub(ir->b, LLVMBuildAdd(ir->b, K, KC, ""), kiln_ir_i64c(ir, 1), ""), KC, "");
     nkb = kiln_ir_max_i64(ir, nkb, kiln_ir_i64c(ir, 1));
 
     kiln_ir_loop kb;
     kiln_ir_loop_begin(ir, &kb, kiln_ir_i64c(ir, 0), nkb, kiln_ir_i64c(ir, 1), "kblock");
     {
         LLVMValueRef pc = LLVMBuildMul(ir->b, kb.index, KC, "pc");
-        LLVMValueRef kc = kiln_ir_max_i64(ir, kiln_ir_min_i64(ir, KC, LLVMBuildSub(ir->b, K, pc, "")),
-                                          kiln_ir_i64c(ir, 0));
+        LLVMValueRef kc =
+            kiln_ir_max_i64(ir, kiln_ir_min_i64(ir, KC, LLVMBuildSub(ir->b, K, pc, "")), kiln_ir_i64c(ir, 0));
         LLVMValueRef a_off = d->trans_a ? LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, pc, lda, ""), ic, "")
                                         : LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, ic, lda, ""), pc, "");
         LLVMValueRef b_off = d->trans_b ? LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, jc, ldb, ""), pc, "")
@@ -78,12 +79,11 @@ LLVMValueRef gemm_emit_blocked_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueR
 
         LLVMValueRef later = LLVMBuildICmp(ir->b, LLVMIntSGT, kb.index, kiln_ir_i64c(ir, 0), "");
         LLVMValueRef add_c = LLVMBuildOr(ir->b, later, accumulate, "");
-        LLVMValueRef last = LLVMBuildICmp(ir->b, LLVMIntEQ, kb.index,
-                                          LLVMBuildSub(ir->b, nkb, kiln_ir_i64c(ir, 1), ""), "");
-        LLVMValueRef flags = LLVMBuildOr(ir->b, LLVMBuildZExt(ir->b, add_c, ir->i32, ""),
-                                         LLVMBuildShl(ir->b, LLVMBuildZExt(ir->b, last, ir->i32, ""),
-                                                      kiln_ir_i32c(ir, 1), ""),
-                                         "flags");
+        LLVMValueRef last =
+            LLVMBuildICmp(ir->b, LLVMIntEQ, kb.index, LLVMBuildSub(ir->b, nkb, kiln_ir_i64c(ir, 1), ""), "");
+        LLVMValueRef flags =
+            LLVMBuildOr(ir->b, LLVMBuildZExt(ir->b, add_c, ir->i32, ""),
+                        LLVMBuildShl(ir->b, LLVMBuildZExt(ir->b, last, ir->i32, ""), kiln_ir_i32c(ir, 1), ""), "flags");
 
         kiln_ir_loop il;
         kiln_ir_loop_begin(ir, &il, kiln_ir_i64c(ir, 0), mc, kiln_ir_i64c(ir, g->mr), "ir");
@@ -95,8 +95,7 @@ LLVMValueRef gemm_emit_blocked_task(gemm_gen *g, LLVMValueRef pack_a, LLVMValueR
             kiln_ir_loop_begin(ir, &jl, kiln_ir_i64c(ir, 0), nc, kiln_ir_i64c(ir, g->nr), "jr");
             {
                 LLVMValueRef bp_j = kiln_ir_gep_f32(ir, bp, LLVMBuildMul(ir->b, jl.index, kc, ""));
-                LLVMValueRef nv =
-                    kiln_ir_min_i64(ir, kiln_ir_i64c(ir, g->nr), LLVMBuildSub(ir->b, nc, jl.index, ""));
+                LLVMValueRef nv = kiln_ir_min_i64(ir, kiln_ir_i64c(ir, g->nr), LLVMBuildSub(ir->b, nc, jl.index, ""));
                 LLVMValueRef ctile = kiln_ir_gep_f32(ir, cbase, LLVMBuildAdd(ir->b, crow, jl.index, ""));
                 LLVMValueRef uk[12] = {ap_i,
                                        bp_j,

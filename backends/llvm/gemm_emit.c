@@ -102,8 +102,8 @@ kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *nam
         LLVMValueRef mrc = kiln_ir_i64c(ir, g.mr);
         LLVMValueRef panels = ceil_div(ir, M, mrc);
         LLVMValueRef per_task = kiln_ir_i64c(ir, d->mc / g.mr);
-        LLVMValueRef tasks = LLVMBuildMul(ir->b, threads,
-                                          ceil_div(ir, panels, LLVMBuildMul(ir->b, threads, per_task, "")), "tasks");
+        LLVMValueRef tasks =
+            LLVMBuildMul(ir->b, threads, ceil_div(ir, panels, LLVMBuildMul(ir->b, threads, per_task, "")), "tasks");
         LLVMValueRef nbn = ceil_div(ir, N, kiln_ir_i64c(ir, d->nc_shared));
         LLVMValueRef nc = round_up(ir, ceil_div(ir, N, nbn), g.nr);
         LLVMValueRef accumulate = LLVMBuildICmp(ir->b, LLVMIntNE, ARG(accumulate, ir->i64), zero, "");
@@ -120,11 +120,13 @@ kiln_status kiln_gemm_emit(kiln_ir *ir, const kiln_gemm_desc *d, const char *nam
         {
             LLVMValueRef pc = LLVMBuildMul(ir->b, kl.index, kc_blk, "pc");
             LLVMValueRef kc = kiln_ir_max_i64(ir, kiln_ir_min_i64(ir, kc_blk, LLVMBuildSub(ir->b, K, pc, "")), zero);
-            LLVMValueRef add_c = LLVMBuildOr(ir->b, LLVMBuildICmp(ir->b, LLVMIntSGT, kl.index, zero, ""), accumulate, "");
-            LLVMValueRef last = LLVMBuildICmp(ir->b, LLVMIntEQ, kl.index, LLVMBuildSub(ir->b, nkb, kiln_ir_i64c(ir, 1), ""), "");
-            LLVMValueRef flags = LLVMBuildOr(ir->b, LLVMBuildZExt(ir->b, add_c, ir->i64, ""),
-                                             LLVMBuildShl(ir->b, LLVMBuildZExt(ir->b, last, ir->i64, ""),
-                                                          kiln_ir_i64c(ir, 1), ""), "flags");
+            LLVMValueRef add_c =
+                LLVMBuildOr(ir->b, LLVMBuildICmp(ir->b, LLVMIntSGT, kl.index, zero, ""), accumulate, "");
+            LLVMValueRef last =
+                LLVMBuildICmp(ir->b, LLVMIntEQ, kl.index, LLVMBuildSub(ir->b, nkb, kiln_ir_i64c(ir, 1), ""), "");
+            LLVMValueRef flags = LLVMBuildOr(
+                ir->b, LLVMBuildZExt(ir->b, add_c, ir->i64, ""),
+                LLVMBuildShl(ir->b, LLVMBuildZExt(ir->b, last, ir->i64, ""), kiln_ir_i64c(ir, 1), ""), "flags");
             store_slot(ir, ctx, CTX_PC, pc);
             store_slot(ir, ctx, CTX_KC, kc);
             store_slot(ir, ctx, CTX_FLAGS, flags);

@@ -17,8 +17,7 @@ void gemm_load_operands(gemm_gen *g, LLVMValueRef args) {
         size_t base = offsetof(kiln_gemm_args, operands) + (size_t)o * sizeof(kiln_gemm_operand);
         g->opnd_data[o] = kiln_ir_load_field(ir, args, base + offsetof(kiln_gemm_operand, data), ir->ptr, "opnd");
         g->opnd_rs[o] = kiln_ir_load_field(ir, args, base + offsetof(kiln_gemm_operand, row_stride), ir->i64, "ors");
-        g->opnd_bs[o] =
-            kiln_ir_load_field(ir, args, base + offsetof(kiln_gemm_operand, batch_stride), ir->i64, "obs");
+        g->opnd_bs[o] = kiln_ir_load_field(ir, args, base + offsetof(kiln_gemm_operand, batch_stride), ir->i64, "obs");
     }
 }
 

@@ -50,7 +50,8 @@ static void nt_tile(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, LLVMValueRe
         arow[i] = kiln_ir_gep_f32(ir, x->abase, LLVMBuildMul(ir->b, m, x->lda, ""));
     }
     LLVMValueRef acc[MAX_R * 16];
-    for (int i = 0; i < r * G; i++) acc[i] = kiln_ir_f32c(ir, 0.0f, w);
+    for (int i = 0; i < r * G; i++)
+        acc[i] = kiln_ir_f32c(ir, 0.0f, w);
 
     LLVMValueRef wc = kiln_ir_i64c(ir, w);
     LLVMValueRef kfull = LLVMBuildMul(ir->b, LLVMBuildSDiv(ir->b, x->K, wc, ""), wc, "kfull");
@@ -60,17 +61,20 @@ static void nt_tile(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, LLVMValueRe
         LLVMValueRef end = pass ? x->K : kfull;
         kiln_ir_loop_begin(ir, &kl, pass ? kfull : kiln_ir_i64c(ir, 0), end, wc, pass ? "k_tail" : "k");
         LLVMValueRef cur[MAX_R * 16];
-        for (int i = 0; i < r * G; i++) cur[i] = kiln_ir_loop_carry(ir, &kl, acc[i]);
+        for (int i = 0; i < r * G; i++)
+            cur[i] = kiln_ir_loop_carry(ir, &kl, acc[i]);
         LLVMValueRef mask = pass ? kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, x->K, kl.index, ""), w) : NULL;
         LLVMValueRef av[MAX_R];
-        for (int i = 0; i < r; i++) av[i] = kiln_ir_load_f32(ir, arow[i], kl.index, w, mask, 4);
+        for (int i = 0; i < r; i++)
+            av[i] = kiln_ir_load_f32(ir, arow[i], kl.index, w, mask, 4);
         for (int j = 0; j < G; j++) {
             LLVMValueRef bv = kiln_ir_load_f32(ir, brow[j], kl.index, w, mask, 4);
             for (int i = 0; i < r; i++)
                 kiln_ir_loop_set_next(&kl, cur[i * G + j], kiln_ir_fma(ir, av[i], bv, cur[i * G + j]));
         }
         kiln_ir_loop_end(ir, &kl);
-        for (int i = 0; i < r * G; i++) acc[i] = cur[i];
+        for (int i = 0; i < r * G; i++)
+            acc[i] = cur[i];
     }
     LLVMValueRef mask = kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, x->n1, n, ""), G);
     for (int i = 0; i < r; i++) {
@@ -86,14 +90,15 @@ static void nn_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r, int 
     int w = g->w, nv = gemm_gemv_nn_vectors(g);
     LLVMValueRef mask[16];
     for (int v = 0; v < nv; v++)
-        mask[v] = full ? NULL
-                       : kiln_ir_lane_mask(
-                             ir, LLVMBuildSub(ir->b, x->n1, LLVMBuildAdd(ir->b, x->n0, kiln_ir_i64c(ir, v * w), ""), ""),
-                             w);
+        mask[v] =
+            full ? NULL
+                 : kiln_ir_lane_mask(
+                       ir, LLVMBuildSub(ir->b, x->n1, LLVMBuildAdd(ir->b, x->n0, kiln_ir_i64c(ir, v * w), ""), ""), w);
     kiln_ir_loop kl;
     kiln_ir_loop_begin(ir, &kl, kiln_ir_i64c(ir, 0), x->K, kiln_ir_i64c(ir, 1), "k");
     LLVMValueRef cur[MAX_R * 16];
-    for (int i = 0; i < r * nv; i++) cur[i] = kiln_ir_loop_carry(ir, &kl, kiln_ir_f32c(ir, 0.0f, w));
+    for (int i = 0; i < r * nv; i++)
+        cur[i] = kiln_ir_loop_carry(ir, &kl, kiln_ir_f32c(ir, 0.0f, w));
     LLVMValueRef brow = LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, kl.index, x->ldb, ""), x->n0, "");
     LLVMValueRef as[MAX_R];
     for (int i = 0; i < r; i++) {
@@ -146,11 +151,13 @@ static void rows_loop(gemm_gen *g, const gemv_ctx *x, const rows_job *job) {
     LLVMValueRef left = LLVMBuildSub(ir->b, x->M, ml.index, "");
     kiln_ir_if c[MAX_R];
     for (int r = rmax; r >= 1; r--) {
-        if (r > 1) kiln_ir_if_begin(ir, &c[r - 1], LLVMBuildICmp(ir->b, LLVMIntSGE, left, kiln_ir_i64c(ir, r), ""), "rows");
+        if (r > 1)
+            kiln_ir_if_begin(ir, &c[r - 1], LLVMBuildICmp(ir->b, LLVMIntSGE, left, kiln_ir_i64c(ir, r), ""), "rows");
         emit_rows(g, x, job, ml.index, r);
         if (r > 1) kiln_ir_if_else(ir, &c[r - 1]);
     }
-    for (int r = 2; r <= rmax; r++) kiln_ir_if_end(ir, &c[r - 1]);
+    for (int r = 2; r <= rmax; r++)
+        kiln_ir_if_end(ir, &c[r - 1]);
     /* The step (the tile height) is only known inside the body. */
     ml.step = kiln_ir_min_i64(ir, kiln_ir_i64c(ir, rmax), left);
     kiln_ir_loop_end(ir, &ml);

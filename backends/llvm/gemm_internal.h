@@ -30,15 +30,14 @@ typedef struct gemm_gen {
     kiln_ir *ir;
     const kiln_gemm_desc *d; /* resolved */
     const char *name;
-    int w;      /* f32 lanes per vector */
-    int mr, nv; /* register tile: mr rows x nv vectors */
-    int nr;     /* nv * w columns */
+    int w;            /* f32 lanes per vector */
+    int mr, nv;       /* register tile: mr rows x nv vectors */
+    int nr;           /* nv * w columns */
     int64_t b_offset; /* byte offset of the packed-B area in a thread's scratch */
 
     /* Operand descriptors loaded once per function (valid inside the
      * function currently being emitted). */
-    LLVMValueRef opnd_data[KILN_GEMM_MAX_OPERANDS], opnd_rs[KILN_GEMM_MAX_OPERANDS],
-        opnd_bs[KILN_GEMM_MAX_OPERANDS];
+    LLVMValueRef opnd_data[KILN_GEMM_MAX_OPERANDS], opnd_rs[KILN_GEMM_MAX_OPERANDS], opnd_bs[KILN_GEMM_MAX_OPERANDS];
 } gemm_gen;
 
 /* Columns of the GEMV-like paths' tasks. */

@@ -32,7 +32,8 @@ static void k_step(gemm_gen *g, tile *t, LLVMValueRef ap, LLVMValueRef bp, LLVMV
     for (int i = 0; i < g->mr; i++) {
         LLVMValueRef a = kiln_ir_load_f32(ir, ap, LLVMBuildAdd(ir->b, arow, kiln_ir_i64c(ir, i), ""), 1, NULL, 4);
         LLVMValueRef s = kiln_ir_splat(ir, a, g->w);
-        for (int j = 0; j < g->nv; j++) t->acc[i * g->nv + j] = kiln_ir_fma(ir, s, b[j], t->acc[i * g->nv + j]);
+        for (int j = 0; j < g->nv; j++)
+            t->acc[i * g->nv + j] = kiln_ir_fma(ir, s, b[j], t->acc[i * g->nv + j]);
     }
 }
 
@@ -44,11 +45,13 @@ static void k_loop(gemm_gen *g, tile *t, LLVMValueRef ap, LLVMValueRef bp, LLVMV
     kiln_ir_loop l;
     kiln_ir_loop_begin(ir, &l, start, end, kiln_ir_i64c(ir, unroll), name);
     tile cur = *t;
-    for (int i = 0; i < n; i++) cur.acc[i] = kiln_ir_loop_carry(ir, &l, t->acc[i]);
+    for (int i = 0; i < n; i++)
+        cur.acc[i] = kiln_ir_loop_carry(ir, &l, t->acc[i]);
     tile next = cur;
     for (int u = 0; u < unroll; u++)
         k_step(g, &next, ap, bp, u ? LLVMBuildAdd(ir->b, l.index, kiln_ir_i64c(ir, u), "") : l.index);
-    for (int i = 0; i < n; i++) kiln_ir_loop_set_next(&l, cur.acc[i], next.acc[i]);
+    for (int i = 0; i < n; i++)
+        kiln_ir_loop_set_next(&l, cur.acc[i], next.acc[i]);
     kiln_ir_loop_end(ir, &l);
     *t = cur; /* after the loop the header phis hold the final values */
 }
@@ -72,8 +75,8 @@ static void store_tile(gemm_gen *g, const tile *t, const store_ctx *s, int full,
             /* The old C is read only when flags ask for it (masked load, no branch). */
             LLVMValueRef add_mask = kiln_ir_splat(ir, s->add_c, g->w);
             if (mask) add_mask = LLVMBuildAnd(ir->b, add_mask, mask, "");
-            LLVMValueRef v = LLVMBuildFAdd(ir->b, t->acc[i * g->nv + j],
-                                           kiln_ir_load_f32(ir, s->c, idx, g->w, add_mask, 4), "");
+            LLVMValueRef v =
+                LLVMBuildFAdd(ir->b, t->acc[i * g->nv + j], kiln_ir_load_f32(ir, s->c, idx, g->w, add_mask, 4), "");
             if (epilogue) {
                 kiln_gemm_site site = {
                     .row = LLVMBuildAdd(ir->b, s->row0, kiln_ir_i64c(ir, i), "row"),
@@ -127,8 +130,8 @@ LLVMValueRef gemm_emit_microkernel(gemm_gen *g) {
         .args = LLVMGetParam(fn, 11),
     };
     LLVMValueRef flags = LLVMGetParam(fn, 7);
-    s.add_c = LLVMBuildICmp(ir->b, LLVMIntNE, LLVMBuildAnd(ir->b, flags, kiln_ir_i32c(ir, 1), ""),
-                            kiln_ir_i32c(ir, 0), "add_c");
+    s.add_c = LLVMBuildICmp(ir->b, LLVMIntNE, LLVMBuildAnd(ir->b, flags, kiln_ir_i32c(ir, 1), ""), kiln_ir_i32c(ir, 0),
+                            "add_c");
     LLVMValueRef run_epilogue = LLVMBuildICmp(ir->b, LLVMIntNE, LLVMBuildAnd(ir->b, flags, kiln_ir_i32c(ir, 2), ""),
                                               kiln_ir_i32c(ir, 0), "last");
     gemm_load_operands(g, s.args);
@@ -138,20 +141,20 @@ LLVMValueRef gemm_emit_microkernel(gemm_gen *g) {
      * Prefetches never fault, so edge tiles need no care. */
     for (int i = 0; i < g->mr; i++)
         for (int l = 0; l < g->nr * 4; l += 64) {
-            LLVMValueRef off = LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, kiln_ir_i64c(ir, i), s.ldc, ""),
-                                            kiln_ir_i64c(ir, l / 4), "");
+            LLVMValueRef off =
+                LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, kiln_ir_i64c(ir, i), s.ldc, ""), kiln_ir_i64c(ir, l / 4), "");
             kiln_ir_prefetch(ir, LLVMBuildGEP2(ir->b, ir->f32, s.c, &off, 1, ""), 1, 3);
         }
     tile t;
-    for (int i = 0; i < g->mr * g->nv; i++) t.acc[i] = kiln_ir_f32c(ir, 0.0f, g->w);
+    for (int i = 0; i < g->mr * g->nv; i++)
+        t.acc[i] = kiln_ir_f32c(ir, 0.0f, g->w);
     int u = g->d->k_unroll;
     LLVMValueRef ku = LLVMBuildMul(ir->b, LLVMBuildSDiv(ir->b, kc, kiln_ir_i64c(ir, u), ""), kiln_ir_i64c(ir, u), "");
     k_loop(g, &t, ap, bp, kiln_ir_i64c(ir, 0), ku, u, "k");
     if (u > 1) k_loop(g, &t, ap, bp, ku, kc, 1, "k_tail");
 
-    LLVMValueRef full =
-        LLVMBuildAnd(ir->b, LLVMBuildICmp(ir->b, LLVMIntEQ, s.m_valid, kiln_ir_i64c(ir, g->mr), ""),
-                     LLVMBuildICmp(ir->b, LLVMIntEQ, s.n_valid, kiln_ir_i64c(ir, g->nr), ""), "full");
+    LLVMValueRef full = LLVMBuildAnd(ir->b, LLVMBuildICmp(ir->b, LLVMIntEQ, s.m_valid, kiln_ir_i64c(ir, g->mr), ""),
+                                     LLVMBuildICmp(ir->b, LLVMIntEQ, s.n_valid, kiln_ir_i64c(ir, g->nr), ""), "full");
     kiln_ir_if c;
     kiln_ir_if_begin(ir, &c, full, "full_tile");
     store_step(g, &t, &s, run_epilogue, 1);

@@ -19,7 +19,8 @@ typedef struct pack_ctx {
 static LLVMValueRef const_mask(kiln_ir *ir, int n, int w) {
     if (n >= w) return NULL;
     LLVMValueRef lanes[64];
-    for (int i = 0; i < w; i++) lanes[i] = LLVMConstInt(ir->i1, i < n, 0);
+    for (int i = 0; i < w; i++)
+        lanes[i] = LLVMConstInt(ir->i1, i < n, 0);
     return LLVMConstVector(lanes, (unsigned)w);
 }
 
@@ -40,8 +41,7 @@ static void copy_panel(pack_ctx *p, int masked_rows) {
         load_mask[c] = store_mask[c];
         if (masked_rows)
             load_mask[c] = and_mask(
-                ir, load_mask[c],
-                kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, p->valid, kiln_ir_i64c(ir, c * w), ""), w));
+                ir, load_mask[c], kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, p->valid, kiln_ir_i64c(ir, c * w), ""), w));
     }
     kiln_ir_loop k;
     kiln_ir_loop_begin(ir, &k, kiln_ir_i64c(ir, 0), p->kc, kiln_ir_i64c(ir, 1), "pack_k");

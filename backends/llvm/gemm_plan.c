@@ -10,14 +10,13 @@ kiln_status kiln_gemm_resolve(const kiln_llvm_target *t, const kiln_gemm_desc *d
     kiln_gemm_desc r = *d;
     int w = kiln_llvm_target_f32_lanes(t);
     if (r.n_epilogue < 0 || r.n_epilogue > KILN_GEMM_MAX_EPILOGUE)
-        return kiln_error(KILN_ERR_INVALID, "gemm: %d epilogue steps (limit %d)", r.n_epilogue,
-                          KILN_GEMM_MAX_EPILOGUE);
+        return kiln_error(KILN_ERR_INVALID, "gemm: %d epilogue steps (limit %d)", r.n_epilogue, KILN_GEMM_MAX_EPILOGUE);
     for (int i = 0; i < r.n_epilogue; i++) {
         const kiln_gemm_epilogue_step *s = &r.epilogue[i];
         if ((s->kind == KILN_EPI_ADD_OPERAND || s->kind == KILN_EPI_MUL_OPERAND) &&
             (s->operand < 0 || s->operand >= KILN_GEMM_MAX_OPERANDS))
-            return kiln_error(KILN_ERR_INVALID, "gemm epilogue step %d: operand %d is not in [0, %d)", i,
-                              s->operand, KILN_GEMM_MAX_OPERANDS);
+            return kiln_error(KILN_ERR_INVALID, "gemm epilogue step %d: operand %d is not in [0, %d)", i, s->operand,
+                              KILN_GEMM_MAX_OPERANDS);
         if (s->kind == KILN_EPI_CUSTOM && !s->fn)
             return kiln_error(KILN_ERR_INVALID, "gemm epilogue step %d: custom step without a function", i);
         if ((int)s->kind < 0 || s->kind > KILN_EPI_CUSTOM)
@@ -120,8 +119,7 @@ kiln_status kiln_gemm_check_args(const kiln_gemm_desc *d, const kiln_gemm_args *
         if (s->kind != KILN_EPI_ADD_OPERAND && s->kind != KILN_EPI_MUL_OPERAND) continue;
         const kiln_gemm_operand *o = &a->operands[s->operand];
         if (!o->data)
-            return kiln_error(KILN_ERR_INVALID, "gemm epilogue step %d reads operand %d, which is NULL", i,
-                              s->operand);
+            return kiln_error(KILN_ERR_INVALID, "gemm epilogue step %d reads operand %d, which is NULL", i, s->operand);
         if (o->row_stride < 0 || o->batch_stride < 0)
             return kiln_error(KILN_ERR_SHAPE, "gemm epilogue operand %d has a negative stride", s->operand);
     }

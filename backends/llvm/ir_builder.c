@@ -31,7 +31,8 @@ LLVMValueRef kiln_ir_f32c(kiln_ir *ir, float v, int width) {
     LLVMValueRef c = LLVMConstReal(ir->f32, v);
     if (width == 1) return c;
     LLVMValueRef lanes[64];
-    for (int i = 0; i < width; i++) lanes[i] = c;
+    for (int i = 0; i < width; i++)
+        lanes[i] = c;
     return LLVMConstVector(lanes, (unsigned)width);
 }
 
@@ -90,7 +91,8 @@ LLVMValueRef kiln_ir_gep_f32(kiln_ir *ir, LLVMValueRef base, LLVMValueRef index)
 
 LLVMValueRef kiln_ir_lane_mask(kiln_ir *ir, LLVMValueRef n, int width) {
     LLVMValueRef lanes[64];
-    for (int i = 0; i < width; i++) lanes[i] = kiln_ir_i64c(ir, i);
+    for (int i = 0; i < width; i++)
+        lanes[i] = kiln_ir_i64c(ir, i);
     LLVMValueRef iota = width == 1 ? lanes[0] : LLVMConstVector(lanes, (unsigned)width);
     return LLVMBuildICmp(ir->b, LLVMIntSLT, iota, kiln_ir_splat(ir, n, width), "lanes");
 }

@@ -51,7 +51,8 @@ void kiln_ir_loop_end(kiln_ir *ir, kiln_ir_loop *l) {
     LLVMValueRef next = LLVMBuildAdd(ir->b, l->index, l->step, "next");
     LLVMBuildBr(ir->b, l->header);
     LLVMAddIncoming(l->index, &next, &latch, 1);
-    for (int i = 0; i < l->n_carried; i++) LLVMAddIncoming(l->carried[i], &l->next[i], &latch, 1);
+    for (int i = 0; i < l->n_carried; i++)
+        LLVMAddIncoming(l->carried[i], &l->next[i], &latch, 1);
     LLVMPositionBuilderAtEnd(ir->b, l->exit);
 }
 

@@ -23,7 +23,8 @@ static LLVMValueRef unary(kiln_ir *ir, const char *name, LLVMValueRef x) {
 /* Horner evaluation of coef[0]*x^(n-1) + ... + coef[n-1]. */
 static LLVMValueRef horner(kiln_ir *ir, LLVMValueRef x, const float *coef, int n) {
     LLVMValueRef p = c(ir, coef[0], x);
-    for (int i = 1; i < n; i++) p = kiln_ir_fma(ir, p, x, c(ir, coef[i], x));
+    for (int i = 1; i < n; i++)
+        p = kiln_ir_fma(ir, p, x, c(ir, coef[i], x));
     return p;
 }
 
@@ -34,9 +35,11 @@ static LLVMValueRef pow2(kiln_ir *ir, LLVMValueRef n) {
     LLVMValueRef ni = LLVMBuildFPToSI(ir->b, n, it, "");
     LLVMValueRef lanes[64];
     LLVMValueRef bias = LLVMConstInt(ir->i32, 127, 0), shift = LLVMConstInt(ir->i32, 23, 0);
-    for (int i = 0; i < w; i++) lanes[i] = bias;
+    for (int i = 0; i < w; i++)
+        lanes[i] = bias;
     LLVMValueRef vb = w == 1 ? bias : LLVMConstVector(lanes, (unsigned)w);
-    for (int i = 0; i < w; i++) lanes[i] = shift;
+    for (int i = 0; i < w; i++)
+        lanes[i] = shift;
     LLVMValueRef vs = w == 1 ? shift : LLVMConstVector(lanes, (unsigned)w);
     LLVMValueRef bits = LLVMBuildShl(ir->b, LLVMBuildAdd(ir->b, ni, vb, ""), vs, "");
     return LLVMBuildBitCast(ir->b, bits, LLVMTypeOf(n), "pow2");

@@ -6,7 +6,8 @@
 
 static LLVMValueRef shuffle(kiln_ir *ir, LLVMValueRef a, LLVMValueRef b, const int *idx, int n) {
     LLVMValueRef m[64];
-    for (int i = 0; i < n; i++) m[i] = LLVMConstInt(ir->i32, (unsigned long long)idx[i], 0);
+    for (int i = 0; i < n; i++)
+        m[i] = LLVMConstInt(ir->i32, (unsigned long long)idx[i], 0);
     return LLVMBuildShuffleVector(ir->b, a, b, LLVMConstVector(m, (unsigned)n), "");
 }
 
@@ -33,7 +34,8 @@ void kiln_ir_transpose(kiln_ir *ir, LLVMValueRef *rows, int n) {
 LLVMValueRef kiln_ir_hsum_many(kiln_ir *ir, LLVMValueRef *vecs, int n) {
     int w = kiln_ir_width(vecs[0]);
     LLVMValueRef cur[64] = {0};
-    for (int i = 0; i < n && i < 64; i++) cur[i] = vecs[i];
+    for (int i = 0; i < n && i < 64; i++)
+        cur[i] = vecs[i];
     int count = n;
     for (int rows = 1; count > 1; rows *= 2) { /* rows: per vector before this level */
         int a_idx[64], b_idx[64];

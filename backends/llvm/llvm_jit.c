@@ -20,9 +20,8 @@ kiln_status kiln_llvm_jit_create(const kiln_llvm_target *t, kiln_llvm_jit **out)
     /* The JIT gets its own target machine (the builder consumes it) for the
      * same CPU and features as t. */
     LLVMTargetRef target = LLVMGetTargetMachineTarget(t->tm);
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features,
-                                                      LLVMCodeGenLevelAggressive, LLVMRelocPIC,
-                                                      LLVMCodeModelJITDefault);
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(
+        target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive, LLVMRelocPIC, LLVMCodeModelJITDefault);
     if (!tm) {
         free(j);
         return kiln_error(KILN_ERR_DEVICE, "LLJIT: no target machine for %s cpu %s", t->triple, t->cpu);
@@ -39,8 +38,7 @@ kiln_status kiln_llvm_jit_create(const kiln_llvm_target *t, kiln_llvm_jit **out)
     /* Calls LLVM itself introduces (memset/memcpy from loop idioms) resolve
      * against the running process. */
     LLVMOrcDefinitionGeneratorRef gen = NULL;
-    err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->jit), NULL,
-                                                               NULL);
+    err = LLVMOrcCreateDynamicLibrarySearchGeneratorForProcess(&gen, LLVMOrcLLJITGetGlobalPrefix(j->jit), NULL, NULL);
     if (err) {
         kiln_llvm_jit_free(j);
         return kiln_llvm_error(err, KILN_ERR_DEVICE, "LLJIT process symbol generator");
@@ -62,7 +60,7 @@ void kiln_llvm_jit_free(kiln_llvm_jit *j) {
 kiln_status kiln_llvm_jit_add_module(kiln_llvm_jit *j, kiln_llvm_module *m) {
     if (!j || !m || !m->mod) return kiln_error(KILN_ERR_INVALID, "kiln_llvm_jit_add_module: no JIT or module");
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(m->mod, m->tsc);
-    m->mod = NULL; /* owned by tsm now */
+    m->mod = NULL;                                                        /* owned by tsm now */
     LLVMErrorRef err = LLVMOrcLLJITAddLLVMIRModule(j->jit, j->main, tsm); /* consumes tsm, even on error */
     if (err) {
         kiln_status s = kiln_llvm_error(err, KILN_ERR_DEVICE, "adding a module to the JIT");
@@ -74,8 +72,7 @@ kiln_status kiln_llvm_jit_add_module(kiln_llvm_jit *j, kiln_llvm_module *m) {
 kiln_status kiln_llvm_jit_add_object(kiln_llvm_jit *j, const kiln_llvm_object *o) {
     if (!j || !o || !o->data || !o->size) return kiln_error(KILN_ERR_INVALID, "kiln_llvm_jit_add_object: no object");
     KILN_TRY(kiln_llvm_object_check_cpu(o, NULL));
-    LLVMMemoryBufferRef buf =
-        LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)o->data, o->size, "kiln-object");
+    LLVMMemoryBufferRef buf = LLVMCreateMemoryBufferWithMemoryRangeCopy((const char *)o->data, o->size, "kiln-object");
     LLVMErrorRef err = LLVMOrcLLJITAddObjectFile(j->jit, j->main, buf); /* consumes buf */
     return kiln_llvm_error(err, KILN_ERR_FORMAT, "loading an object into the JIT");
 }

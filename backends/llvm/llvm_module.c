@@ -47,7 +47,8 @@ kiln_status kiln_llvm_module_verify(kiln_llvm_module *m) {
     if (LLVMVerifyModule(m->mod, LLVMReturnStatusAction, &msg)) {
         /* LLVM ends its report with a newline; drop it so messages stay one line. */
         size_t n = msg ? strlen(msg) : 0;
-        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' ')) msg[--n] = 0;
+        while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+            msg[--n] = 0;
         kiln_status s = kiln_error(KILN_ERR_INTERNAL, "LLVM module '%s' failed verification: %s", m->name,
                                    n ? msg : "(no message)");
         LLVMDisposeMessage(msg);

@@ -90,9 +90,8 @@ kiln_status kiln_llvm_object_check_cpu(const kiln_llvm_object *o, const kiln_llv
             p = end ? end + 1 : NULL;
         }
         if (n_missing)
-            s = kiln_error(KILN_ERR_UNSUPPORTED,
-                           "object built for CPU %s needs %d feature%s this CPU (%s) lacks: %s", o->cpu, n_missing,
-                           n_missing == 1 ? "" : "s", host->cpu, missing);
+            s = kiln_error(KILN_ERR_UNSUPPORTED, "object built for CPU %s needs %d feature%s this CPU (%s) lacks: %s",
+                           o->cpu, n_missing, n_missing == 1 ? "" : "s", host->cpu, missing);
     }
     kiln_llvm_target_free(own);
     return s;

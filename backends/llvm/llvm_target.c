@@ -51,8 +51,7 @@ static size_t cache_bytes(int name, size_t fallback) {
     return v > 0 ? (size_t)v : fallback;
 }
 
-kiln_status kiln_llvm_target_create(const char *triple, const char *cpu, const char *features,
-                                    kiln_llvm_target **out) {
+kiln_status kiln_llvm_target_create(const char *triple, const char *cpu, const char *features, kiln_llvm_target **out) {
     if (!out) return kiln_error(KILN_ERR_INVALID, "kiln_llvm_target_create: NULL output pointer");
     *out = NULL;
     KILN_TRY(kiln_llvm_init());
@@ -83,8 +82,8 @@ kiln_status kiln_llvm_target_create(const char *triple, const char *cpu, const c
         return s;
     }
     /* PIC so the same code links in the JIT and as an object in a .kmod. */
-    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive,
-                                    LLVMRelocPIC, LLVMCodeModelDefault);
+    t->tm = LLVMCreateTargetMachine(target, t->triple, t->cpu, t->features, LLVMCodeGenLevelAggressive, LLVMRelocPIC,
+                                    LLVMCodeModelDefault);
     if (!t->tm) {
         s = kiln_error(KILN_ERR_UNSUPPORTED, "LLVM: no target machine for %s cpu %s", t->triple, t->cpu);
         kiln_llvm_target_free(t);

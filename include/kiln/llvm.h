@@ -73,8 +73,7 @@ typedef struct kiln_llvm_module {
 } kiln_llvm_module;
 
 /* A module in its own context, with the target's triple and data layout. */
-kiln_status kiln_llvm_module_create(const kiln_llvm_target *t, const char *name,
-                                    kiln_llvm_module **out) KILN_NODISCARD;
+kiln_status kiln_llvm_module_create(const kiln_llvm_target *t, const char *name, kiln_llvm_module **out) KILN_NODISCARD;
 void kiln_llvm_module_free(kiln_llvm_module *m);
 /* LLVMVerifyModule; the failure message names the module and carries LLVM's text. */
 kiln_status kiln_llvm_module_verify(kiln_llvm_module *m) KILN_NODISCARD;
@@ -94,8 +93,7 @@ typedef struct kiln_llvm_object {
 
 /* Emits m (verified, ideally optimized) as an object in memory. The module
  * stays owned by the caller. */
-kiln_status kiln_llvm_object_emit(const kiln_llvm_target *t, kiln_llvm_module *m,
-                                  kiln_llvm_object *out) KILN_NODISCARD;
+kiln_status kiln_llvm_object_emit(const kiln_llvm_target *t, kiln_llvm_module *m, kiln_llvm_object *out) KILN_NODISCARD;
 /* An owned copy of serialized object bytes plus their target strings (how a
  * .kmod loader rebuilds one). */
 kiln_status kiln_llvm_object_from_bytes(const void *data, size_t size, const char *triple, const char *cpu,
@@ -196,7 +194,7 @@ void kiln_ir_if_end(kiln_ir *ir, kiln_ir_if *c);
 LLVMValueRef kiln_ir_exp(kiln_ir *ir, LLVMValueRef x);
 LLVMValueRef kiln_ir_sigmoid(kiln_ir *ir, LLVMValueRef x);
 LLVMValueRef kiln_ir_tanh(kiln_ir *ir, LLVMValueRef x);
-LLVMValueRef kiln_ir_erf(kiln_ir *ir, LLVMValueRef x); /* |error| < 5e-7 absolute */
+LLVMValueRef kiln_ir_erf(kiln_ir *ir, LLVMValueRef x);       /* |error| < 5e-7 absolute */
 LLVMValueRef kiln_ir_gelu_tanh(kiln_ir *ir, LLVMValueRef x); /* GPT-2's gelu_new */
 LLVMValueRef kiln_ir_gelu_erf(kiln_ir *ir, LLVMValueRef x);  /* BERT's exact gelu */
 LLVMValueRef kiln_ir_silu(kiln_ir *ir, LLVMValueRef x);
@@ -280,8 +278,7 @@ typedef struct kiln_gemm_site {
 /* Emits code computing a new value from acc (same type) at `site`; runs after
  * the full K reduction, once per element, before C is stored. Masked-off
  * lanes may hold anything and are not stored. */
-typedef LLVMValueRef (*kiln_gemm_epilogue_fn)(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc,
-                                              void *user);
+typedef LLVMValueRef (*kiln_gemm_epilogue_fn)(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc, void *user);
 
 typedef enum kiln_gemm_epilogue_kind {
     KILN_EPI_ADD_OPERAND, /* acc + operand (bias: strides 0; residual) */

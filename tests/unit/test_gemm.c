@@ -40,20 +40,34 @@ static void run_problem(kiln_gemm_kernel *kern, const problem *p, kiln_threadpoo
     int64_t m = p->m, n = p->n, k = p->k, nb = p->batch;
     int64_t lda = p->trans_a ? m : k, ldb = p->trans_b ? k : n, ldc = n + p->pad_c;
     int64_t sa = m * k, sb = p->shared_b ? 0 : k * n, sc = m * ldc;
-    size_t na = (size_t)(sa * nb) + 1, nbb = (size_t)(p->shared_b ? k * n : sb * nb) + 1,
-           nc = (size_t)(sc * nb) + 16;
+    size_t na = (size_t)(sa * nb) + 1, nbb = (size_t)(p->shared_b ? k * n : sb * nb) + 1, nc = (size_t)(sc * nb) + 16;
     float *a = malloc(na * sizeof *a), *b = malloc(nbb * sizeof *b), *c = malloc(nc * sizeof *c),
           *c0 = malloc(nc * sizeof *c0);
-    for (size_t i = 0; i < na; i++) a[i] = frand();
-    for (size_t i = 0; i < nbb; i++) b[i] = frand();
-    for (size_t i = 0; i < nc; i++) c0[i] = SENTINEL;
+    for (size_t i = 0; i < na; i++)
+        a[i] = frand();
+    for (size_t i = 0; i < nbb; i++)
+        b[i] = frand();
+    for (size_t i = 0; i < nc; i++)
+        c0[i] = SENTINEL;
     for (int64_t bi = 0; bi < nb; bi++)
         for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < n; j++) c0[bi * sc + i * ldc + j] = p->accumulate ? frand() : SENTINEL;
+            for (int64_t j = 0; j < n; j++)
+                c0[bi * sc + i * ldc + j] = p->accumulate ? frand() : SENTINEL;
     memcpy(c, c0, nc * sizeof *c);
 
-    kiln_gemm_args args = {.m = m, .n = n, .k = k, .batch = nb, .a = a, .lda = lda, .stride_a = sa, .b = b,
-                           .ldb = ldb, .stride_b = sb, .c = c, .ldc = ldc, .stride_c = sc,
+    kiln_gemm_args args = {.m = m,
+                           .n = n,
+                           .k = k,
+                           .batch = nb,
+                           .a = a,
+                           .lda = lda,
+                           .stride_a = sa,
+                           .b = b,
+                           .ldb = ldb,
+                           .stride_b = sb,
+                           .c = c,
+                           .ldc = ldc,
+                           .stride_c = sc,
                            .accumulate = p->accumulate};
     CHECK_OK(kiln_gemm_run(kern, &args, pool));
 
@@ -77,7 +91,8 @@ static void run_problem(kiln_gemm_kernel *kern, const problem *p, kiln_threadpoo
                 double err = fabs(got - want);
                 if (!(err <= tol)) {
                     if (bad < 3)
-                        fprintf(stderr, "%s: %lldx%lldx%lld batch %lld: C[%lld][%lld][%lld] = %.9g, want %.9g (tol %.3g)\n",
+                        fprintf(stderr,
+                                "%s: %lldx%lldx%lld batch %lld: C[%lld][%lld][%lld] = %.9g, want %.9g (tol %.3g)\n",
                                 what, (long long)m, (long long)n, (long long)k, (long long)nb, (long long)bi,
                                 (long long)i, (long long)j, got, want, tol);
                     bad++;
@@ -89,11 +104,13 @@ static void run_problem(kiln_gemm_kernel *kern, const problem *p, kiln_threadpoo
     int clobbered = 0;
     for (int64_t bi = 0; bi < nb; bi++)
         for (int64_t i = 0; i < m; i++)
-            for (int64_t j = n; j < ldc; j++) clobbered += c[bi * sc + i * ldc + j] != SENTINEL;
-    for (size_t i = (size_t)(sc * nb); i < nc; i++) clobbered += c[i] != SENTINEL;
+            for (int64_t j = n; j < ldc; j++)
+                clobbered += c[bi * sc + i * ldc + j] != SENTINEL;
+    for (size_t i = (size_t)(sc * nb); i < nc; i++)
+        clobbered += c[i] != SENTINEL;
     if (bad || clobbered)
-        fprintf(stderr, "%s: %lldx%lldx%lld: %d wrong, %d padding values written\n", what, (long long)m,
-                (long long)n, (long long)k, bad, clobbered);
+        fprintf(stderr, "%s: %lldx%lldx%lld: %d wrong, %d padding values written\n", what, (long long)m, (long long)n,
+                (long long)k, bad, clobbered);
     CHECK(bad == 0);
     CHECK(clobbered == 0);
     free(a);
@@ -109,9 +126,9 @@ static kiln_gemm_kernel *compile(const kiln_llvm_target *t, kiln_gemm_desc d) {
 }
 
 static const int64_t shapes[][3] = {
-    {1, 1, 1},     {2, 3, 5},    {7, 13, 29},  {17, 31, 16}, {33, 65, 47},  {14, 32, 256}, {15, 33, 257},
-    {300, 257, 513}, {64, 1, 64}, {1, 50, 1},  {3, 100, 700}, {4, 77, 33},  {5, 129, 17},  {28, 96, 300},
-    {1, 768, 300}, {2, 1000, 19}, {6, 0, 5},   {0, 4, 5},     {9, 11, 0},   {16, 200, 1100}, {40, 90, 61},
+    {1, 1, 1},       {2, 3, 5},     {7, 13, 29}, {17, 31, 16},  {33, 65, 47}, {14, 32, 256},   {15, 33, 257},
+    {300, 257, 513}, {64, 1, 64},   {1, 50, 1},  {3, 100, 700}, {4, 77, 33},  {5, 129, 17},    {28, 96, 300},
+    {1, 768, 300},   {2, 1000, 19}, {6, 0, 5},   {0, 4, 5},     {9, 11, 0},   {16, 200, 1100}, {40, 90, 61},
 };
 #define N_SHAPES ((int)(sizeof shapes / sizeof shapes[0]))
 
@@ -119,8 +136,13 @@ static const int64_t shapes[][3] = {
 static void sweep(kiln_gemm_kernel *kern, int trans_a, int trans_b, kiln_threadpool *pool, const char *what) {
     if (!kern) return;
     for (int s = 0; s < N_SHAPES; s++) {
-        problem p = {.m = shapes[s][0], .n = shapes[s][1], .k = shapes[s][2], .batch = 1,
-                     .trans_a = trans_a, .trans_b = trans_b, .pad_c = s % 3};
+        problem p = {.m = shapes[s][0],
+                     .n = shapes[s][1],
+                     .k = shapes[s][2],
+                     .batch = 1,
+                     .trans_a = trans_a,
+                     .trans_b = trans_b,
+                     .pad_c = s % 3};
         run_problem(kern, &p, pool, what);
         p.accumulate = 1;
         if (s % 2 == 0) run_problem(kern, &p, pool, what);

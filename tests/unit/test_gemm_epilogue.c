@@ -30,7 +30,8 @@ static float frand(void) {
 static LLVMValueRef index_hook(kiln_ir *ir, const kiln_gemm_site *s, LLVMValueRef acc, void *user) {
     (void)user;
     LLVMValueRef lanes[64];
-    for (int i = 0; i < s->width; i++) lanes[i] = kiln_ir_i64c(ir, i);
+    for (int i = 0; i < s->width; i++)
+        lanes[i] = kiln_ir_i64c(ir, i);
     LLVMValueRef iota = s->width == 1 ? lanes[0] : LLVMConstVector(lanes, (unsigned)s->width);
     LLVMValueRef base = LLVMBuildAdd(ir->b, LLVMBuildMul(ir->b, s->batch, kiln_ir_i64c(ir, 1000000), ""),
                                      LLVMBuildMul(ir->b, s->row, kiln_ir_i64c(ir, 1000), ""), "");
@@ -40,7 +41,9 @@ static LLVMValueRef index_hook(kiln_ir *ir, const kiln_gemm_site *s, LLVMValueRe
     return LLVMBuildFAdd(ir->b, acc, f, "");
 }
 
-static double gelu_tanh_ref(double x) { return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x))); }
+static double gelu_tanh_ref(double x) {
+    return 0.5 * x * (1.0 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
+}
 static double gelu_erf_ref(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 static double silu_ref(double x) { return x / (1.0 + exp(-x)); }
 
@@ -52,20 +55,37 @@ typedef struct chain {
 
 /* Operand 0: bias [N] (strides 0). Operand 1: residual shaped like C.
  * Operand 2: gate, one row per batch ([batch, N], row stride 0). */
-static void run(kiln_gemm_kernel *kern, kiln_threadpool *pool, const chain *ch, int trans_b, int64_t m,
-                int64_t n, int64_t k, int64_t batch, int accumulate) {
+static void run(kiln_gemm_kernel *kern, kiln_threadpool *pool, const chain *ch, int trans_b, int64_t m, int64_t n,
+                int64_t k, int64_t batch, int accumulate) {
     int64_t ldc = n + 1, sa = m * k, sb = k * n, sc = m * ldc;
     size_t na = (size_t)(sa * batch), nb = (size_t)(sb * batch), nc = (size_t)(sc * batch);
     float *a = malloc(na * 4), *b = malloc(nb * 4), *c = malloc(nc * 4), *c0 = malloc(nc * 4);
     float *bias = malloc((size_t)n * 4), *res = malloc(nc * 4), *gate = malloc((size_t)(n * batch) * 4);
-    for (size_t i = 0; i < na; i++) a[i] = frand();
-    for (size_t i = 0; i < nb; i++) b[i] = frand();
-    for (size_t i = 0; i < nc; i++) c0[i] = c[i] = frand();
-    for (int64_t i = 0; i < n; i++) bias[i] = 4 * frand();
-    for (size_t i = 0; i < nc; i++) res[i] = 4 * frand();
-    for (int64_t i = 0; i < n * batch; i++) gate[i] = 2 * frand();
-    kiln_gemm_args args = {.m = m, .n = n, .k = k, .batch = batch, .a = a, .lda = k, .stride_a = sa, .b = b,
-                           .ldb = trans_b ? k : n, .stride_b = sb, .c = c, .ldc = ldc, .stride_c = sc,
+    for (size_t i = 0; i < na; i++)
+        a[i] = frand();
+    for (size_t i = 0; i < nb; i++)
+        b[i] = frand();
+    for (size_t i = 0; i < nc; i++)
+        c0[i] = c[i] = frand();
+    for (int64_t i = 0; i < n; i++)
+        bias[i] = 4 * frand();
+    for (size_t i = 0; i < nc; i++)
+        res[i] = 4 * frand();
+    for (int64_t i = 0; i < n * batch; i++)
+        gate[i] = 2 * frand();
+    kiln_gemm_args args = {.m = m,
+                           .n = n,
+                           .k = k,
+                           .batch = batch,
+                           .a = a,
+                           .lda = k,
+                           .stride_a = sa,
+                           .b = b,
+                           .ldb = trans_b ? k : n,
+                           .stride_b = sb,
+                           .c = c,
+                           .ldc = ldc,
+                           .stride_c = sc,
                            .accumulate = accumulate};
     args.operands[0] = (kiln_gemm_operand){bias, 0, 0};
     args.operands[1] = (kiln_gemm_operand){res, ldc, sc};
@@ -78,8 +98,8 @@ static void run(kiln_gemm_kernel *kern, kiln_threadpool *pool, const chain *ch, 
             for (int64_t j = 0; j < n; j++) {
                 double x = 0, mag = 0;
                 for (int64_t kk = 0; kk < k; kk++) {
-                    double p = (double)a[bi * sa + i * k + kk] *
-                               (trans_b ? b[bi * sb + j * k + kk] : b[bi * sb + kk * n + j]);
+                    double p =
+                        (double)a[bi * sa + i * k + kk] * (trans_b ? b[bi * sb + j * k + kk] : b[bi * sb + kk * n + j]);
                     x += p;
                     mag += fabs(p);
                 }
@@ -104,9 +124,18 @@ static void run(kiln_gemm_kernel *kern, kiln_threadpool *pool, const chain *ch, 
                         x *= st->value;
                         err = err * fmax(1, fabs(st->value)) + U_F32 * fabs(x);
                         break;
-                    case KILN_EPI_GELU_TANH: err = 1.13 * err + 64 * U_F32 * fabs(x); x = gelu_tanh_ref(x); break;
-                    case KILN_EPI_GELU_ERF: err = 1.13 * err + 64 * U_F32 * fabs(x); x = gelu_erf_ref(x); break;
-                    case KILN_EPI_SILU: err = 1.13 * err + 64 * U_F32 * fabs(x); x = silu_ref(x); break;
+                    case KILN_EPI_GELU_TANH:
+                        err = 1.13 * err + 64 * U_F32 * fabs(x);
+                        x = gelu_tanh_ref(x);
+                        break;
+                    case KILN_EPI_GELU_ERF:
+                        err = 1.13 * err + 64 * U_F32 * fabs(x);
+                        x = gelu_erf_ref(x);
+                        break;
+                    case KILN_EPI_SILU:
+                        err = 1.13 * err + 64 * U_F32 * fabs(x);
+                        x = silu_ref(x);
+                        break;
                     case KILN_EPI_RELU: x = x < 0 ? 0 : x; break;
                     case KILN_EPI_CUSTOM:
                         x += (double)(bi * 1000000 + i * 1000 + j);
@@ -117,7 +146,9 @@ static void run(kiln_gemm_kernel *kern, kiln_threadpool *pool, const chain *ch, 
                 double got = c[ci];
                 if (!(fabs(got - x) <= err)) {
                     if (bad < 3)
-                        fprintf(stderr, "%s %s %lldx%lldx%lld batch %lld acc %d: C[%lld][%lld][%lld] = %.9g, want %.9g (tol %.3g)\n",
+                        fprintf(stderr,
+                                "%s %s %lldx%lldx%lld batch %lld acc %d: C[%lld][%lld][%lld] = %.9g, want %.9g (tol "
+                                "%.3g)\n",
                                 ch->name, trans_b ? "NT" : "NN", (long long)m, (long long)n, (long long)k,
                                 (long long)batch, accumulate, (long long)bi, (long long)i, (long long)j, got, x, err);
                     bad++;
@@ -147,12 +178,16 @@ int main(void) {
     CHECK_OK(kiln_threadpool_create(2, &pool));
 
     const chain chains[] = {
-        {"bias+gelu_tanh+residual", 3,
-         {{.kind = KILN_EPI_ADD_OPERAND, .operand = 0}, {.kind = KILN_EPI_GELU_TANH},
+        {"bias+gelu_tanh+residual",
+         3,
+         {{.kind = KILN_EPI_ADD_OPERAND, .operand = 0},
+          {.kind = KILN_EPI_GELU_TANH},
           {.kind = KILN_EPI_ADD_OPERAND, .operand = 1}}},
         {"bias+gelu_erf", 2, {{.kind = KILN_EPI_ADD_OPERAND, .operand = 0}, {.kind = KILN_EPI_GELU_ERF}}},
-        {"scale+silu*gate", 3,
-         {{.kind = KILN_EPI_SCALE, .value = 0.5f}, {.kind = KILN_EPI_SILU},
+        {"scale+silu*gate",
+         3,
+         {{.kind = KILN_EPI_SCALE, .value = 0.5f},
+          {.kind = KILN_EPI_SILU},
           {.kind = KILN_EPI_MUL_OPERAND, .operand = 2}}},
         {"relu+index hook", 2, {{.kind = KILN_EPI_RELU}, {.kind = KILN_EPI_CUSTOM, .fn = index_hook}}},
     };

@@ -58,14 +58,17 @@ static void build_shuffles(kiln_ir *ir) {
     LLVMTypeRef params[3] = {ir->ptr, ir->ptr, ir->i64};
     LLVMValueRef fn = kiln_ir_function(ir, "tr", ir->void_t, params, 2, 0);
     LLVMValueRef rows[64];
-    for (int r = 0; r < w; r++) rows[r] = kiln_ir_load_f32(ir, LLVMGetParam(fn, 0), kiln_ir_i64c(ir, r * w), w, NULL, 4);
+    for (int r = 0; r < w; r++)
+        rows[r] = kiln_ir_load_f32(ir, LLVMGetParam(fn, 0), kiln_ir_i64c(ir, r * w), w, NULL, 4);
     kiln_ir_transpose(ir, rows, w);
-    for (int r = 0; r < w; r++) kiln_ir_store_f32(ir, rows[r], LLVMGetParam(fn, 1), kiln_ir_i64c(ir, r * w), NULL, 4);
+    for (int r = 0; r < w; r++)
+        kiln_ir_store_f32(ir, rows[r], LLVMGetParam(fn, 1), kiln_ir_i64c(ir, r * w), NULL, 4);
     LLVMBuildRetVoid(ir->b);
 
     fn = kiln_ir_function(ir, "hs", ir->void_t, params, 2, 0);
     int g = w / 2;
-    for (int r = 0; r < g; r++) rows[r] = kiln_ir_load_f32(ir, LLVMGetParam(fn, 0), kiln_ir_i64c(ir, r * w), w, NULL, 4);
+    for (int r = 0; r < g; r++)
+        rows[r] = kiln_ir_load_f32(ir, LLVMGetParam(fn, 0), kiln_ir_i64c(ir, r * w), w, NULL, 4);
     kiln_ir_store_f32(ir, kiln_ir_hsum_many(ir, rows, g), LLVMGetParam(fn, 1), kiln_ir_i64c(ir, 0), NULL, 4);
     LLVMBuildRetVoid(ir->b);
 
@@ -107,9 +110,11 @@ static void test_ir_helpers(void) {
     float (*sum)(const float *, int64_t) = (float (*)(const float *, int64_t))jit_one(build_sum, "sum", &jit);
     if (sum) {
         float x[100];
-        for (int i = 0; i < 100; i++) x[i] = (float)(i + 1); /* 1 + ... + n = n(n+1)/2, exact in f32 */
+        for (int i = 0; i < 100; i++)
+            x[i] = (float)(i + 1); /* 1 + ... + n = n(n+1)/2, exact in f32 */
         int lens[] = {0, 1, 15, 16, 17, 37, 100};
-        for (int i = 0; i < 7; i++) CHECK(sum(x, lens[i]) == (float)(lens[i] * (lens[i] + 1) / 2));
+        for (int i = 0; i < 7; i++)
+            CHECK(sum(x, lens[i]) == (float)(lens[i] * (lens[i] + 1) / 2));
     }
     kiln_llvm_jit_free(jit);
 
@@ -122,15 +127,18 @@ static void test_ir_helpers(void) {
     }
     if (tr && hs_addr && sel_addr) {
         float in[256], out[256];
-        for (int i = 0; i < w * w; i++) in[i] = (float)i;
+        for (int i = 0; i < w * w; i++)
+            in[i] = (float)i;
         tr(in, out);
         int bad = 0;
         for (int r = 0; r < w; r++)
-            for (int c = 0; c < w; c++) bad += out[r * w + c] != in[c * w + r];
+            for (int c = 0; c < w; c++)
+                bad += out[r * w + c] != in[c * w + r];
         CHECK(bad == 0);
         ((void (*)(const float *, float *))hs_addr)(in, out);
         /* Row r holds r*w .. r*w + w-1, summing to r*w*w + w(w-1)/2. */
-        for (int r = 0; r < w / 2; r++) CHECK(out[r] == (float)(r * w * w + w * (w - 1) / 2));
+        for (int r = 0; r < w / 2; r++)
+            CHECK(out[r] == (float)(r * w * w + w * (w - 1) / 2));
         float sin_[4] = {2, -3, 5, 7}, sout[4] = {9, 9, 9, 9};
         ((void (*)(const float *, float *, int64_t))sel_addr)(sin_, sout, 3);
         CHECK(sout[0] == 2 && sout[1] == -1 && sout[2] == 5 && sout[3] == 9);
@@ -151,7 +159,8 @@ static void test_ir_helpers(void) {
         memset(out, 0xff, sizeof out);
         fill(out, &rt);
         int bad = 0;
-        for (int i = 0; i < 100; i++) bad += out[i] != 3 * i + 1 || out[100 + i] < 0 || out[100 + i] >= 3;
+        for (int i = 0; i < 100; i++)
+            bad += out[i] != 3 * i + 1 || out[100 + i] < 0 || out[100 + i] >= 3;
         CHECK(bad == 0);
     }
     kiln_jit_rt_release(&rt);
@@ -237,7 +246,10 @@ static void test_object_round_trip(void) {
     CHECK_OK(kiln_llvm_module_optimize(m, host, NULL));
     kiln_llvm_object obj;
     CHECK_OK(kiln_llvm_object_emit(host, m, &obj));
-    CHECK(obj.size > 4 && memcmp(obj.data, "\x7f" "ELF", 4) == 0);
+    CHECK(obj.size > 4 && memcmp(obj.data,
+                                 "\x7f"
+                                 "ELF",
+                                 4) == 0);
     CHECK(strcmp(obj.cpu, host->cpu) == 0 && strcmp(obj.features, host->features) == 0);
 
     kiln_llvm_jit *jit_ir = NULL, *jit_obj = NULL;
@@ -259,11 +271,14 @@ static void test_object_round_trip(void) {
     if (f_ir && f_obj) {
         enum { M = 29, N = 70, K = 300 };
         static float a[M * K], b[N * K], bias[N], c1[M * N], c2[M * N];
-        for (int i = 0; i < M * K; i++) a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
-        for (int i = 0; i < N * K; i++) b[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
-        for (int i = 0; i < N; i++) bias[i] = (float)i / 10.0f - 3.0f;
-        kiln_gemm_args args = {.m = M, .n = N, .k = K, .batch = 1, .a = a, .lda = K, .b = b, .ldb = K, .c = c1,
-                               .ldc = N};
+        for (int i = 0; i < M * K; i++)
+            a[i] = (float)((i * 37) % 101) / 50.0f - 1.0f;
+        for (int i = 0; i < N * K; i++)
+            b[i] = (float)((i * 53) % 97) / 48.0f - 1.0f;
+        for (int i = 0; i < N; i++)
+            bias[i] = (float)i / 10.0f - 3.0f;
+        kiln_gemm_args args = {
+            .m = M, .n = N, .k = K, .batch = 1, .a = a, .lda = K, .b = b, .ldb = K, .c = c1, .ldc = N};
         args.operands[0] = (kiln_gemm_operand){bias, 0, 0};
         kiln_threadpool *pool = NULL;
         CHECK_OK(kiln_threadpool_create(2, &pool));
@@ -275,7 +290,8 @@ static void test_object_round_trip(void) {
         CHECK(memcmp(c1, c2, sizeof c1) == 0);
         /* And the result is right: one element against the formula in double. */
         double x = bias[5];
-        for (int k = 0; k < K; k++) x += (double)a[3 * K + k] * b[5 * K + k];
+        for (int k = 0; k < K; k++)
+            x += (double)a[3 * K + k] * b[5 * K + k];
         double want = 0.5 * x * (1 + tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)));
         CHECK(fabs(c1[3 * N + 5] - want) <= 1e-4 * (1 + fabs(want)));
         kiln_jit_rt_release(&rt);
@@ -289,8 +305,7 @@ static void test_gemm_validation(void) {
     kiln_gemm_desc d = {.trans_b = 1, .n_epilogue = 1};
     d.epilogue[0] = (kiln_gemm_epilogue_step){.kind = KILN_EPI_ADD_OPERAND, .operand = 2};
     float buf[64] = {0};
-    kiln_gemm_args a = {.m = 2, .n = 3, .k = 4, .batch = 1, .a = buf, .lda = 4, .b = buf, .ldb = 4, .c = buf,
-                        .ldc = 3};
+    kiln_gemm_args a = {.m = 2, .n = 3, .k = 4, .batch = 1, .a = buf, .lda = 4, .b = buf, .ldb = 4, .c = buf, .ldc = 3};
     CHECK_ERR(kiln_gemm_check_args(&d, &a), "operand 2");
     a.operands[2].data = buf;
     CHECK_OK(kiln_gemm_check_args(&d, &a));

@@ -101,9 +101,11 @@ int main(void) {
             if (!addr) continue;
             map_fn f = (map_fn)addr;
             int n = 0;
-            for (int i = 0; i < GRID; i++) in[n++] = (float)(fc->lo + (fc->hi - fc->lo) * i / (GRID - 1));
+            for (int i = 0; i < GRID; i++)
+                in[n++] = (float)(fc->lo + (fc->hi - fc->lo) * i / (GRID - 1));
             /* Small arguments, where relative accuracy is hardest. */
-            for (float x = 1e-6f; x < 1.0f && n < GRID + 8; x *= 3.7f) in[n++] = x;
+            for (float x = 1e-6f; x < 1.0f && n < GRID + 8; x *= 3.7f)
+                in[n++] = x;
             f(in, out, n);
             double worst = 0;
             int bad = 0;

@@ -28,8 +28,10 @@ static void check_loop(kiln_threadpool *pool, int64_t n) {
     c.pool_size = kiln_threadpool_size(pool);
     kiln_threadpool_parallel_for(pool, n, count_task, &c);
     int wrong = 0;
-    for (int64_t i = 0; i < n; i++) wrong += atomic_load(&c.hits[i]) != 1;
-    for (int64_t i = n; i < MAX_TASKS; i++) wrong += atomic_load(&c.hits[i]) != 0;
+    for (int64_t i = 0; i < n; i++)
+        wrong += atomic_load(&c.hits[i]) != 1;
+    for (int64_t i = n; i < MAX_TASKS; i++)
+        wrong += atomic_load(&c.hits[i]) != 0;
     CHECK(wrong == 0);
     CHECK(atomic_load(&c.bad_thread) == 0);
 }
@@ -72,7 +74,8 @@ static void add_task(void *ctx, int64_t task, int32_t thread) {
 
 static void *caller_main(void *arg) {
     caller_arg *a = arg;
-    for (int i = 0; i < 200; i++) kiln_threadpool_parallel_for(a->pool, 10, add_task, a->sum);
+    for (int i = 0; i < 200; i++)
+        kiln_threadpool_parallel_for(a->pool, 10, add_task, a->sum);
     return NULL;
 }
 
@@ -93,12 +96,15 @@ int main(void) {
         if (!pool) continue;
         CHECK(kiln_threadpool_size(pool) == size);
         int sizes[] = {1, 2, 3, 17, 1000, MAX_TASKS};
-        for (int i = 0; i < 6; i++) check_loop(pool, sizes[i]);
+        for (int i = 0; i < 6; i++)
+            check_loop(pool, sizes[i]);
         /* Back-to-back loops exercise the spin/sleep handoff many times. */
-        for (int r = 0; r < 300; r++) check_loop(pool, 1 + r % 9);
+        for (int r = 0; r < 300; r++)
+            check_loop(pool, 1 + r % 9);
         /* With spinning off every wakeup goes through the condition variable. */
         kiln_threadpool_set_spin_us(pool, 0);
-        for (int r = 0; r < 100; r++) check_loop(pool, 1 + r % 5);
+        for (int r = 0; r < 100; r++)
+            check_loop(pool, 1 + r % 5);
         kiln_threadpool_set_spin_us(pool, 50);
 
         nested n = {.pool = pool};
@@ -110,8 +116,10 @@ int main(void) {
         _Atomic long sum = 0;
         caller_arg ca = {pool, &sum};
         pthread_t t[3];
-        for (int i = 0; i < 3; i++) pthread_create(&t[i], NULL, caller_main, &ca);
-        for (int i = 0; i < 3; i++) pthread_join(t[i], NULL);
+        for (int i = 0; i < 3; i++)
+            pthread_create(&t[i], NULL, caller_main, &ca);
+        for (int i = 0; i < 3; i++)
+            pthread_join(t[i], NULL);
         CHECK(atomic_load(&sum) == 3L * 200 * 55);
         kiln_threadpool_free(pool);
     }
