@@ -1,0 +1,206 @@
+/* Scalar op semantics for the kernel evaluator (kernel_scalar.h). */
+#include <math.h>
+#include <string.h>
+
+#include "kernel_scalar.h"
+
+static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
+static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
+static int64_t wmul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
+
+kval ks_load(const void *data, kiln_dtype t, size_t i) {
+    kval v = {0, 0};
+    if (t == KILN_BOOL) v.i = ((const uint8_t *)data)[i] != 0;
+    else if (kiln_dtype_is_float(t)) v.f = kiln_load_f64(data, t, i);
+    else v.i = kiln_load_i64(data, t, i);
+    return v;
+}
+
+void ks_store(void *data, kiln_dtype t, size_t i, kval v) {
+    if (t == KILN_BOOL) ((uint8_t *)data)[i] = v.i != 0;
+    else if (kiln_dtype_is_float(t)) kiln_store_f64(data, t, i, v.f);
+    else kiln_store_i64(data, t, i, v.i);
+}
+
+kval ks_round(kiln_dtype t, kval v) {
+    unsigned char tmp[8];
+    if (t == KILN_F64) return v;
+    ks_store(tmp, t, 0, v);
+    return ks_load(tmp, t, 0);
+}
+
+double ks_as_double(kiln_dtype t, kval v) {
+    if (kiln_dtype_is_float(t)) return v.f;
+    if (t == KILN_U64) return (double)(uint64_t)v.i;
+    return (double)v.i;
+}
+
+int64_t ks_f64_to_i64(double v) {
+    if (v != v) return 0;
+    if (v >= 9223372036854775807.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t)v;
+}
+
+static double half_even(double x) {
+    double r = floor(x), frac = x - r;
+    if (frac > 0.5 || (frac == 0.5 && fmod(r, 2.0) != 0.0)) r += 1.0;
+    return r == 0.0 ? copysign(0.0, x) : r;
+}
+
+static double unary_f(kiln_op op, double x) {
+    switch (op) {
+    case KILN_OP_NEG: return -x;
+    case KILN_OP_ABS: return fabs(x);
+    case KILN_OP_SIGN: return x > 0 ? 1.0 : x < 0 ? -1.0 : x;
+    case KILN_OP_EXP: return exp(x);
+    case KILN_OP_LOG: return log(x);
+    case KILN_OP_SQRT: return sqrt(x);
+    case KILN_OP_RSQRT: return 1.0 / sqrt(x);
+    case KILN_OP_RECIP: return 1.0 / x;
+    case KILN_OP_TANH: return tanh(x);
+    case KILN_OP_SIGMOID: return 1.0 / (1.0 + exp(-x));
+    case KILN_OP_ERF: return erf(x);
+    case KILN_OP_SIN: return sin(x);
+    case KILN_OP_COS: return cos(x);
+    case KILN_OP_FLOOR: return floor(x);
+    case KILN_OP_CEIL: return ceil(x);
+    case KILN_OP_ROUND: return half_even(x);
+    case KILN_OP_RELU: return x > 0 ? x : (x != x ? x : 0.0);
+    case KILN_OP_SILU: return x * (1.0 / (1.0 + exp(-x)));
+    case KILN_OP_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case KILN_OP_GELU_TANH: {
+        double u = sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
+        return 0.5 * x * (1.0 + tanh(u));
+    }
+    default: return x;
+    }
+}
+
+kval ks_unary(kiln_op op, kiln_dtype t, kval x) {
+    kval r = {0, 0};
+    if (op == KILN_OP_NOT) {
+        r.i = !x.i;
+        return r;
+    }
+    if (kiln_dtype_is_float(t)) {
+        r.f = unary_f(op, x.f);
+        return ks_round(t, r);
+    }
+    switch (op) {
+    case KILN_OP_NEG: r.i = wsub(0, x.i); break;
+    case KILN_OP_ABS: r.i = x.i < 0 ? wsub(0, x.i) : x.i; break;
+    case KILN_OP_SIGN: r.i = (x.i > 0) - (x.i < 0); break;
+    case KILN_OP_RELU: r.i = x.i > 0 ? x.i : 0; break;
+    default: r.i = x.i; break;
+    }
+    return ks_round(t, r);
+}
+
+static int64_t ipow(int64_t base, int64_t e) {
+    if (e < 0) return base == 1 ? 1 : base == -1 ? ((e & 1) ? -1 : 1) : 0;
+    int64_t r = 1;
+    for (; e; e >>= 1) {
+        if (e & 1) r = wmul(r, base);
+        base = wmul(base, base);
+    }
+    return r;
+}
+
+static double binary_f(kiln_op op, double a, double b) {
+    switch (op) {
+    case KILN_OP_ADD: return a + b;
+    case KILN_OP_SUB: return a - b;
+    case KILN_OP_MUL: return a * b;
+    case KILN_OP_DIV: return a / b;
+    case KILN_OP_POW: return pow(a, b);
+    case KILN_OP_MOD: {
+        double r = fmod(a, b);
+        return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+    }
+    case KILN_OP_MAX: return a != a || b != b ? NAN : a > b ? a : b;
+    case KILN_OP_MIN: return a != a || b != b ? NAN : a < b ? a : b;
+    case KILN_OP_EQ: return a == b;
+    case KILN_OP_NE: return a != b;
+    case KILN_OP_LT: return a < b;
+    case KILN_OP_LE: return a <= b;
+    case KILN_OP_GT: return a > b;
+    case KILN_OP_GE: return a >= b;
+    default: return 0;
+    }
+}
+
+static int64_t binary_i(kiln_op op, int64_t a, int64_t b) {
+    switch (op) {
+    case KILN_OP_ADD: return wadd(a, b);
+    case KILN_OP_SUB: return wsub(a, b);
+    case KILN_OP_MUL: return wmul(a, b);
+    case KILN_OP_DIV: return b == 0 ? 0 : b == -1 ? wsub(0, a) : a / b;
+    case KILN_OP_POW: return ipow(a, b);
+    case KILN_OP_MOD: {
+        if (b == 0 || b == -1) return 0;
+        int64_t r = a % b;
+        return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
+    }
+    case KILN_OP_MAX: return a > b ? a : b;
+    case KILN_OP_MIN: return a < b ? a : b;
+    case KILN_OP_EQ: return a == b;
+    case KILN_OP_NE: return a != b;
+    case KILN_OP_LT: return a < b;
+    case KILN_OP_LE: return a <= b;
+    case KILN_OP_GT: return a > b;
+    case KILN_OP_GE: return a >= b;
+    case KILN_OP_AND: return (a != 0) & (b != 0);
+    case KILN_OP_OR: return (a != 0) | (b != 0);
+    case KILN_OP_XOR: return (a != 0) ^ (b != 0);
+    default: return 0;
+    }
+}
+
+kval ks_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kval a, kval b) {
+    kval r = {0, 0};
+    if (kiln_dtype_is_float(in)) {
+        double v = binary_f(op, a.f, b.f);
+        if (out == KILN_BOOL) r.i = v != 0;
+        else r.f = v;
+    } else {
+        r.i = binary_i(op, a.i, b.i);
+    }
+    return ks_round(out, r);
+}
+
+kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
+    kval r = {0, 0};
+    if (to == KILN_BOOL) {
+        r.i = kiln_dtype_is_float(from) ? x.f != 0.0 : x.i != 0;
+        return r;
+    }
+    if (kiln_dtype_is_float(to)) {
+        r.f = ks_as_double(from, x);
+        return ks_round(to, r);
+    }
+    if (!kiln_dtype_is_float(from)) {
+        r.i = x.i;
+        return ks_round(to, r); /* ints wrap */
+    }
+    /* float -> int truncates toward zero and saturates at the target range */
+    double v = x.f;
+    if (to == KILN_U64) {
+        uint64_t u = v != v || v <= 0 ? 0 : v >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)v;
+        memcpy(&r.i, &u, sizeof u);
+        return r;
+    }
+    int64_t lo, hi;
+    switch (to) {
+    case KILN_I8: lo = INT8_MIN, hi = INT8_MAX; break;
+    case KILN_I16: lo = INT16_MIN, hi = INT16_MAX; break;
+    case KILN_I32: lo = INT32_MIN, hi = INT32_MAX; break;
+    case KILN_U8: lo = 0, hi = UINT8_MAX; break;
+    case KILN_U16: lo = 0, hi = UINT16_MAX; break;
+    case KILN_U32: lo = 0, hi = UINT32_MAX; break;
+    default: lo = INT64_MIN, hi = INT64_MAX; break;
+    }
+    int64_t i = ks_f64_to_i64(v);
+    r.i = i < lo ? lo : i > hi ? hi : i;
+    return r;
+}
