@@ -12,7 +12,7 @@
  * cancel to near zero) covers those and nothing of a wrong index. */
 #include <stdlib.h>
 
-#include "test_plan_util.h"
+#include "test_kernel_util.h"
 
 #define RT 1e-6
 #define AT 1e-6

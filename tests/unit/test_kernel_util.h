@@ -1,8 +1,8 @@
 /* Running a graph through a plan (kernels + evaluator) and through the
  * reference interpreter on the same random data, for several symbol
  * bindings, fused and unfused. */
-#ifndef KILN_TEST_PLAN_UTIL_H
-#define KILN_TEST_PLAN_UTIL_H
+#ifndef KILN_TEST_KERNEL_UTIL_H
+#define KILN_TEST_KERNEL_UTIL_H
 
 #include "kiln/plan.h"
 #include "test_pass_util.h"
