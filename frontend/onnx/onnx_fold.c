@@ -100,6 +100,15 @@ static int dim_signs(kiln_graph *g, kiln_dim d) {
 /* a OP b on dims; 0 when it cannot be decided or represented. */
 static int dim_binary(kiln_graph *g, kiln_op op, kiln_dim a, kiln_dim b, kiln_dim *r) {
     int both = kiln_dim_is_const(a) && kiln_dim_is_const(b);
+    if (both && (op == KILN_OP_ADD || op == KILN_OP_SUB || op == KILN_OP_MUL)) { /* exact or not at all */
+        int64_t v;
+        int ovf = op == KILN_OP_ADD ? __builtin_add_overflow(a, b, &v)
+                  : op == KILN_OP_SUB ? __builtin_sub_overflow(a, b, &v)
+                                      : __builtin_mul_overflow(a, b, &v);
+        if (ovf || v > OX_DIM_LIMIT || v < -OX_DIM_LIMIT) return 0;
+        *r = v;
+        return 1;
+    }
     kiln_dim diff = kiln_dim_sub(g, a, b);
     int sg = diff == KILN_DIM_INVALID ? 7 : dim_signs(g, diff);
     switch (op) {

@@ -79,6 +79,12 @@ kiln_status ox_from_dims(ox_ctx *c, kiln_dtype dt, int rank, const int64_t *shap
 /* The IR value of id, building PARAM/CONST/shape nodes on first use. */
 kiln_status ox_ir(ox_ctx *c, ox_id id, kiln_value *out);
 
+/* Integers beyond +-2^61 (INT64_MAX as "to the end") clamped into the
+ * range a constant kiln_dim can hold; beyond 2^40 they mean "unbounded"
+ * wherever they are used. */
+#define OX_DIM_LIMIT (INT64_C(1) << 61)
+static inline kiln_dim ox_clamp_dim(int64_t v) { return v > OX_DIM_LIMIT ? OX_DIM_LIMIT : v < -OX_DIM_LIMIT ? -OX_DIM_LIMIT : v; }
+
 /* Element values of a small integer tensor as dims (symbolic allowed):
  * count, or -1 when the value is not known at import time. */
 int ox_dims(ox_ctx *c, ox_id id, kiln_dim *out, int max);

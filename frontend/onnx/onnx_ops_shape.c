@@ -237,8 +237,7 @@ OX_CONV(conv_split) {
 static kiln_status slice_axis(ox_ctx *c, ox_id x, int axis, kiln_dim s, kiln_dim e, int64_t step, ox_id *out) {
     kiln_dim d = OV(c, x)->shape.dims[axis];
     if (step == 0) return ox_invalid(c, "step must not be 0");
-    if (kiln_dim_is_const(d)) {
-        if (!kiln_dim_is_const(s) || !kiln_dim_is_const(e)) return ox_unsupported(c, "symbolic bounds on a constant dimension");
+    if (kiln_dim_is_const(d) && kiln_dim_is_const(s) && kiln_dim_is_const(e)) {
         s = clamp64(s, -BIG_BOUND, BIG_BOUND);
         e = clamp64(e, -BIG_BOUND, BIG_BOUND);
         if (s < 0) s += d;
@@ -258,16 +257,21 @@ static kiln_status slice_axis(ox_ctx *c, ox_id x, int axis, kiln_dim s, kiln_dim
         if (e == -1) e = -d - 1;
         return ox_slice(c, x, axis, s, e, step, out);
     }
-    if (step != 1) return ox_unsupported(c, "a step of %lld on a symbolic dimension", (long long)step);
+    /* symbolic dimension or bounds: the bounds must be in range when the
+     * graph runs (the IR's slice checks); constant ones are normalised */
+    if (step != 1) return ox_unsupported(c, "a step of %lld with symbolic sizes", (long long)step);
+    int dconst = kiln_dim_is_const(d);
     if (kiln_dim_is_const(s)) {
         if (s >= BIG_BOUND) return ox_unsupported(c, "an empty slice of a symbolic dimension");
         if (s <= -BIG_BOUND) s = 0;
-        else if (s < 0) s = kiln_dim_add(c->g, d, s);
+        else if (s < 0) s = dconst ? clamp64(d + s, 0, d) : kiln_dim_add(c->g, d, s);
+        else if (dconst) s = clamp64(s, 0, d);
     }
     if (kiln_dim_is_const(e)) {
         if (e >= BIG_BOUND) e = d;
         else if (e <= -BIG_BOUND) return ox_unsupported(c, "an empty slice of a symbolic dimension");
-        else if (e < 0) e = kiln_dim_add(c->g, d, e);
+        else if (e < 0) e = dconst ? clamp64(d + e, 0, d) : kiln_dim_add(c->g, d, e);
+        else if (dconst) e = clamp64(e, 0, d);
     }
     if (s == KILN_DIM_INVALID || e == KILN_DIM_INVALID) return ox_unsupported(c, "bounds too complex");
     if (s == 0 && e == d) {

@@ -200,7 +200,7 @@ int ox_dims(ox_ctx *c, ox_id id, kiln_dim *out, int max) {
         return (int)n;
     }
     if (!x->known || kiln_dtype_is_float(x->dtype)) return -1;
-    for (int64_t i = 0; i < n; i++) out[i] = kiln_load_i64(x->k.data, x->dtype, (size_t)i);
+    for (int64_t i = 0; i < n; i++) out[i] = ox_clamp_dim(kiln_load_i64(x->k.data, x->dtype, (size_t)i));
     return (int)n;
 }
 
