@@ -195,6 +195,22 @@ static inline kiln_graph *build_coverage_graph(void) {
     OPA(REL_POS_BUCKET, (pos, kpos), (kiln_a_bool("bidirectional", 1), kiln_a_int("num_buckets", 32)));
     OP1(NEG, oddin);
     OP1(ABS, negin);
+    /* the ops added for the ONNX importer */
+    static const kiln_op more_unary[] = {KILN_OP_TAN,  KILN_OP_ASIN,  KILN_OP_ACOS,  KILN_OP_ATAN, KILN_OP_SINH,
+                                         KILN_OP_COSH, KILN_OP_ASINH, KILN_OP_ACOSH, KILN_OP_ATANH};
+    kiln_value t = y;
+    for (size_t i = 0; i < sizeof more_unary / sizeof more_unary[0]; i++) t = gb_op(&b, more_unary[i], 1, &t, 0, NULL);
+    OP2(FMOD, t, x);
+    kiln_value bits = OP1(BITNOT, ids);
+    static const kiln_op bitwise[] = {KILN_OP_BITAND, KILN_OP_BITOR, KILN_OP_BITXOR, KILN_OP_SHL, KILN_OP_SHR};
+    for (size_t i = 0; i < sizeof bitwise / sizeof bitwise[0]; i++)
+        bits = gb_op(&b, bitwise[i], 2, (kiln_value[]){bits, ids}, 0, NULL);
+    OPA(CUMSUM, (y), (kiln_a_int("axis", -1), kiln_a_bool("exclusive", 1)));
+    OPA(CUMPROD, (y), (kiln_a_int("axis", 1), kiln_a_bool("reverse", 1)));
+    kiln_value idx3 = OPA(CAST, (x), (kiln_a_dtype("dtype", KILN_I64)));
+    OPA(GATHER_ELEMENTS, (x, idx3), (kiln_a_int("axis", 1)));
+    OPA(TOPK, (y), (kiln_a_dim("k", 3), kiln_a_int("axis", 2), kiln_a_bool("largest", 0)));
+    OPA(TOPK, (x), (kiln_a_dim("k", kiln_dim_sub(g, seq, 1)), kiln_a_int("axis", 1)));
     if (!b.failed) {
         gb_check(&b, kiln_graph_add_output(g, "attention out", att), "output");
         gb_check(&b, kiln_graph_add_output(g, "y\n\"2\"", y), "output");
