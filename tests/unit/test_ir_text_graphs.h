@@ -146,6 +146,7 @@ static inline kiln_graph *build_coverage_graph(void) {
     (void)h;
     /* binary, compare, logic, where */
     kiln_value mm = OP2(MATMUL, x, w);
+    OPA(MATMUL, (x, w), (kiln_a_bool("trans_b", 1)));
     kiln_value y = OP2(ADD, mm, bias);
     static const kiln_op binary[] = {KILN_OP_SUB, KILN_OP_MUL, KILN_OP_DIV, KILN_OP_POW,
                                      KILN_OP_MOD, KILN_OP_MAX, KILN_OP_MIN};
