@@ -6,5 +6,9 @@
 #include "dtype.h"
 #include "tensor.h"
 #include "ir.h"
+#include "model.h"
+#include "session.h"
+#include "tokenizer.h"
+#include "generate.h"
 
 #endif
