@@ -1,14 +1,16 @@
 /* fp32 matmul throughput: kiln's JIT'd GEMM next to OpenBLAS's cblas_sgemm,
  * same thread count, same process, same buffers.
  *
- * Each case warms both up, then alternates kiln and OpenBLAS runs (so a noisy
- * neighbour hurts both alike) and reports the best time of each as GFLOP/s
- * (2*M*N*K / seconds) and their ratio. The two results are also compared, as
+ * Each case runs rounds; in each round kiln and then OpenBLAS get W warmup
+ * runs and R timed runs back to back (each library's threads stay awake
+ * through its own runs, as in a model step; alternating rounds spreads a noisy
+ * neighbour over both). The best time of each is reported as GFLOP/s
+ * (2*M*N*K / seconds), with their ratio. The two results are also compared, as
  * a sanity check that the timed code computes the right thing. For M = 1
  * (decode steps) cblas_sgemv is timed as well, since it is what a
  * hand-written decoder would call.
  *
- *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...
+ *   kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--rounds N] [--cpu-time] [--shape MxNxK[t]]...
  *
  * --cpu-time (with --threads 1) times with the thread's CPU clock instead of
  * the wall clock, so time the thread spends descheduled on a busy machine is
@@ -65,7 +67,7 @@ static int parse_shape(const char *s, shape *out) {
 
 static int usage(void) {
     fprintf(stderr,
-            "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--cpu-time] [--shape MxNxK[t]]...\n"
+            "usage: kiln-bench-matmul [--threads N] [--reps R] [--warmup W] [--rounds N] [--cpu-time] [--shape MxNxK[t]]...\n"
             "       [--cpu NAME --features +a,+b,...]\n"
             "       [--mr R] [--nrv V] [--mc M] [--kc K] [--nc N] [--nc-shared N] [--unroll U] [--small-m M] "
             "[--small-mk MK]\n");
@@ -73,7 +75,7 @@ static int usage(void) {
 }
 
 int main(int argc, char **argv) {
-    int threads = 0, reps = 10, warmup = 2, n_shapes = 0;
+    int threads = 0, reps = 10, warmup = 2, rounds = 3, n_shapes = 0;
     kiln_gemm_desc tune = {0};                /* --mr --nrv --mc --kc --nc --unroll override the defaults */
     const char *cpu = NULL, *features = NULL; /* --cpu/--features: build for another CPU than the host */
     shape shapes[32];
@@ -86,6 +88,8 @@ int main(int argc, char **argv) {
             reps = atoi(argv[++i]);
         else if (!strcmp(a, "--warmup") && v)
             warmup = atoi(argv[++i]);
+        else if (!strcmp(a, "--rounds") && v)
+            rounds = atoi(argv[++i]);
         else if (!strcmp(a, "--cpu-time"))
             bench_clock = CLOCK_THREAD_CPUTIME_ID;
         else if (!strcmp(a, "--cpu") && v)
@@ -115,7 +119,7 @@ int main(int argc, char **argv) {
         } else
             return usage();
     }
-    if (reps < 1 || warmup < 0 || threads < 0) return usage();
+    if (reps < 1 || warmup < 0 || rounds < 1 || threads < 0) return usage();
     if (bench_clock != CLOCK_MONOTONIC && threads != 1) {
         fprintf(stderr, "kiln-bench-matmul: --cpu-time needs --threads 1\n");
         return 2;
@@ -138,8 +142,8 @@ int main(int argc, char **argv) {
     }
 #ifdef KILN_BENCH_OPENBLAS
     openblas_set_num_threads(threads);
-    printf("# kiln vs OpenBLAS (%s), %d thread%s, cpu %s, best of %d after %d warmup, %s time\n",
-           openblas_get_corename(), threads, threads == 1 ? "" : "s", t->cpu, reps, warmup,
+    printf("# kiln vs OpenBLAS (%s), %d thread%s, cpu %s, best of %d rounds x %d runs (after %d warmup), %s time\n",
+           openblas_get_corename(), threads, threads == 1 ? "" : "s", t->cpu, rounds, reps, warmup,
            bench_clock == CLOCK_MONOTONIC ? "wall" : "thread CPU");
 #else
     printf("# kiln (no OpenBLAS peer in this build), %d threads, cpu %s\n", threads, t->cpu);
@@ -165,8 +169,8 @@ int main(int argc, char **argv) {
         }
         size_t na = (size_t)(sh.m * sh.k), nb = (size_t)(sh.k * sh.n), nc = (size_t)(sh.m * sh.n);
         float *a = alloc_random(na, 1), *b = alloc_random(nb, 2), *c = alloc_random(nc, 3),
-              *c_ref = alloc_random(nc, 4);
-        if (!a || !b || !c || !c_ref) {
+              *c_ref = alloc_random(nc, 4), *c_gemv = alloc_random(nc, 5);
+        if (!a || !b || !c || !c_ref || !c_gemv) {
             fprintf(stderr, "kiln-bench-matmul: out of memory\n");
             return 1;
         }
@@ -183,30 +187,37 @@ int main(int argc, char **argv) {
         /* For M = 1, OpenBLAS's matrix-vector routine is the fairer peer; it is
          * timed too and shown on its own line. */
         double best_kiln = 1e30, best_blas = 1e30, best_gemv = 1e30;
-        for (int r = 0; r < warmup + reps; r++) {
-            double t0 = now();
-            s = kiln_gemm_run(kern[sh.trans_b], &args, pool);
-            double dt = now() - t0;
-            if (s) {
-                fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
-                return 1;
+        /* Rounds of back-to-back runs per library: each keeps its threads
+         * awake through its own runs (as in a model step), and alternating
+         * rounds spreads a noisy neighbour over both. */
+        for (int round = 0; round < rounds; round++) {
+            for (int r = 0; r < warmup + reps; r++) {
+                double t0 = now();
+                s = kiln_gemm_run(kern[sh.trans_b], &args, pool);
+                double dt = now() - t0;
+                if (s) {
+                    fprintf(stderr, "kiln-bench-matmul: %s\n", kiln_status_message(s));
+                    return 1;
+                }
+                if (r >= warmup && dt < best_kiln) best_kiln = dt;
             }
-            if (r >= warmup && dt < best_kiln) best_kiln = dt;
 #ifdef KILN_BENCH_OPENBLAS
-            t0 = now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, sh.trans_b ? CblasTrans : CblasNoTrans, (int)sh.m, (int)sh.n,
-                        (int)sh.k, 1.0f, a, (int)sh.k, b, (int)args.ldb, 0.0f, c_ref, (int)sh.n);
-            dt = now() - t0;
-            if (r >= warmup && dt < best_blas) best_blas = dt;
-            if (sh.m == 1) {
-                t0 = now();
+            for (int r = 0; r < warmup + reps; r++) {
+                double t0 = now();
+                cblas_sgemm(CblasRowMajor, CblasNoTrans, sh.trans_b ? CblasTrans : CblasNoTrans, (int)sh.m,
+                            (int)sh.n, (int)sh.k, 1.0f, a, (int)sh.k, b, (int)args.ldb, 0.0f, c_ref, (int)sh.n);
+                double dt = now() - t0;
+                if (r >= warmup && dt < best_blas) best_blas = dt;
+            }
+            for (int r = 0; sh.m == 1 && r < warmup + reps; r++) {
+                double t0 = now();
                 if (sh.trans_b)
                     cblas_sgemv(CblasRowMajor, CblasNoTrans, (int)sh.n, (int)sh.k, 1.0f, b, (int)sh.k, a, 1, 0.0f,
-                                c_ref, 1);
+                                c_gemv, 1);
                 else
-                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)sh.k, (int)sh.n, 1.0f, b, (int)sh.n, a, 1, 0.0f, c_ref,
-                                1);
-                dt = now() - t0;
+                    cblas_sgemv(CblasRowMajor, CblasTrans, (int)sh.k, (int)sh.n, 1.0f, b, (int)sh.n, a, 1, 0.0f,
+                                c_gemv, 1);
+                double dt = now() - t0;
                 if (r >= warmup && dt < best_gemv) best_gemv = dt;
             }
 #endif
@@ -233,6 +244,7 @@ int main(int argc, char **argv) {
         free(b);
         free(c);
         free(c_ref);
+        free(c_gemv);
     }
     kiln_gemm_kernel_free(kern[0]);
     kiln_gemm_kernel_free(kern[1]);
