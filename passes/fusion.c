@@ -18,7 +18,9 @@ int fusion_root_template(kiln_op op) {
     case KILN_OP_REDUCE_MIN:
     case KILN_OP_REDUCE_PROD:
     case KILN_OP_ARGMAX:
-    case KILN_OP_ARGMIN: return KILN_K_REDUCE;
+    case KILN_OP_ARGMIN:
+    case KILN_OP_CUMSUM: /* a masked reduction per element (quadratic; a scan template would be linear) */
+    case KILN_OP_CUMPROD: return KILN_K_REDUCE;
     default: return -1;
     }
 }

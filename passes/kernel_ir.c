@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_scalar.h"
 #include "kiln/kernel.h"
 
 void kiln_kernel_release(kiln_kernel *k) {
@@ -23,10 +24,8 @@ kiln_status kiln_kernel_dims(const kiln_kernel *k, const kiln_graph *g, const in
 }
 
 static int math_arity(kiln_op op) {
-    const kiln_op_def *d = kiln_op_get(op);
-    if (!d) return -1;
-    if (d->fusion == KILN_FUSE_ELEMWISE && d->min_inputs == 1 && op != KILN_OP_CAST) return 1;
-    if (d->fusion == KILN_FUSE_BROADCAST && d->min_inputs == 2) return 2;
+    if (ks_supported(op, 1)) return 1;
+    if (ks_supported(op, 2)) return 2;
     return -1;
 }
 

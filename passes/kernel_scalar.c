@@ -69,6 +69,15 @@ static double unary_f(kiln_op op, double x) {
     case KILN_OP_RELU: return x > 0 ? x : (x != x ? x : 0.0);
     case KILN_OP_SILU: return x * (1.0 / (1.0 + exp(-x)));
     case KILN_OP_GELU: return 0.5 * x * (1.0 + erf(x / sqrt(2.0)));
+    case KILN_OP_TAN: return tan(x);
+    case KILN_OP_ASIN: return asin(x);
+    case KILN_OP_ACOS: return acos(x);
+    case KILN_OP_ATAN: return atan(x);
+    case KILN_OP_SINH: return sinh(x);
+    case KILN_OP_COSH: return cosh(x);
+    case KILN_OP_ASINH: return asinh(x);
+    case KILN_OP_ACOSH: return acosh(x);
+    case KILN_OP_ATANH: return atanh(x);
     case KILN_OP_GELU_TANH: {
         double u = sqrt(2.0 / 3.14159265358979323846) * (x + 0.044715 * x * x * x);
         return 0.5 * x * (1.0 + tanh(u));
@@ -92,6 +101,7 @@ kval ks_unary(kiln_op op, kiln_dtype t, kval x) {
     case KILN_OP_ABS: r.i = x.i < 0 ? wsub(0, x.i) : x.i; break;
     case KILN_OP_SIGN: r.i = (x.i > 0) - (x.i < 0); break;
     case KILN_OP_RELU: r.i = x.i > 0 ? x.i : 0; break;
+    case KILN_OP_BITNOT: r.i = ~x.i; break;
     default: r.i = x.i; break;
     }
     return ks_round(t, r);
@@ -107,6 +117,19 @@ static int64_t ipow(int64_t base, int64_t e) {
     return r;
 }
 
+static int is_unsigned(kiln_dtype t) { return t == KILN_U8 || t == KILN_U16 || t == KILN_U32 || t == KILN_U64; }
+
+/* Shifts by a count outside [0, bits) give 0 (shr of a negative signed
+ * value: -1); shr is logical on unsigned types, arithmetic on signed. */
+static int64_t shift(kiln_op op, kiln_dtype t, int64_t a, int64_t b) {
+    int bits = (int)kiln_dtype_size(t) * 8;
+    uint64_t mask = bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1;
+    if (op == KILN_OP_SHL) return b < 0 || b >= bits ? 0 : (int64_t)((uint64_t)a << b);
+    if (is_unsigned(t)) return b < 0 || b >= bits ? 0 : (int64_t)(((uint64_t)a & mask) >> b);
+    if (b < 0 || b >= bits) return a < 0 ? -1 : 0;
+    return a < 0 ? ~((~a) >> b) : a >> b;
+}
+
 static double binary_f(kiln_op op, double a, double b) {
     switch (op) {
     case KILN_OP_ADD: return a + b;
@@ -118,6 +141,7 @@ static double binary_f(kiln_op op, double a, double b) {
         double r = fmod(a, b);
         return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
     }
+    case KILN_OP_FMOD: return fmod(a, b);
     case KILN_OP_MAX: return a != a || b != b ? NAN : a > b ? a : b;
     case KILN_OP_MIN: return a != a || b != b ? NAN : a < b ? a : b;
     case KILN_OP_EQ: return a == b;
@@ -142,6 +166,10 @@ static int64_t binary_i(kiln_op op, int64_t a, int64_t b) {
         int64_t r = a % b;
         return r != 0 && ((r < 0) != (b < 0)) ? r + b : r;
     }
+    case KILN_OP_FMOD: return b == 0 || b == -1 ? 0 : a % b;
+    case KILN_OP_BITAND: return a & b;
+    case KILN_OP_BITOR: return a | b;
+    case KILN_OP_BITXOR: return a ^ b;
     case KILN_OP_MAX: return a > b ? a : b;
     case KILN_OP_MIN: return a < b ? a : b;
     case KILN_OP_EQ: return a == b;
@@ -163,6 +191,8 @@ kval ks_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kval a, kval b) {
         double v = binary_f(op, a.f, b.f);
         if (out == KILN_BOOL) r.i = v != 0;
         else r.f = v;
+    } else if (op == KILN_OP_SHL || op == KILN_OP_SHR) {
+        r.i = shift(op, in, a.i, b.i);
     } else {
         r.i = binary_i(op, a.i, b.i);
     }
@@ -203,4 +233,23 @@ kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
     int64_t i = ks_f64_to_i64(v);
     r.i = i < lo ? lo : i > hi ? hi : i;
     return r;
+}
+
+int ks_supported(kiln_op op, int arity) {
+    static const kiln_op unary[] = {
+        KILN_OP_NEG, KILN_OP_ABS, KILN_OP_SIGN, KILN_OP_EXP, KILN_OP_LOG, KILN_OP_SQRT, KILN_OP_RSQRT, KILN_OP_RECIP,
+        KILN_OP_TANH, KILN_OP_SIGMOID, KILN_OP_ERF, KILN_OP_SIN, KILN_OP_COS, KILN_OP_FLOOR, KILN_OP_CEIL,
+        KILN_OP_ROUND, KILN_OP_RELU, KILN_OP_GELU, KILN_OP_GELU_TANH, KILN_OP_SILU, KILN_OP_NOT, KILN_OP_TAN,
+        KILN_OP_ASIN, KILN_OP_ACOS, KILN_OP_ATAN, KILN_OP_SINH, KILN_OP_COSH, KILN_OP_ASINH, KILN_OP_ACOSH,
+        KILN_OP_ATANH, KILN_OP_BITNOT};
+    static const kiln_op binary[] = {
+        KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL, KILN_OP_DIV, KILN_OP_POW, KILN_OP_MOD, KILN_OP_MAX, KILN_OP_MIN,
+        KILN_OP_EQ, KILN_OP_NE, KILN_OP_LT, KILN_OP_LE, KILN_OP_GT, KILN_OP_GE, KILN_OP_AND, KILN_OP_OR,
+        KILN_OP_XOR, KILN_OP_FMOD, KILN_OP_BITAND, KILN_OP_BITOR, KILN_OP_BITXOR, KILN_OP_SHL, KILN_OP_SHR};
+    const kiln_op *list = arity == 1 ? unary : binary;
+    size_t n = arity == 1 ? sizeof unary / sizeof unary[0] : sizeof binary / sizeof binary[0];
+    if (arity != 1 && arity != 2) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (list[i] == op) return 1;
+    return 0;
 }

@@ -21,5 +21,7 @@ kval ks_load(const void *data, kiln_dtype t, size_t i);
 void ks_store(void *data, kiln_dtype t, size_t i, kval v);
 double ks_as_double(kiln_dtype t, kval v);
 int64_t ks_f64_to_i64(double v); /* NaN -> 0, saturating */
+/* 1 when op is a MATH op of that arity the kernel IR defines. */
+int ks_supported(kiln_op op, int arity);
 
 #endif

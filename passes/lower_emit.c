@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernel_scalar.h"
 #include "lower.h"
 #include "lower_reshape.h"
 
@@ -260,6 +261,21 @@ static int32_t emit_gather(lowerer *L, const kiln_node *n, const int32_t *coords
     return lw_emit(L, n->inputs[0], dc, kb_and(b, guard, ok));
 }
 
+/* numpy take_along_axis: the index at these coords picks along axis */
+static int32_t emit_gather_elements(lowerer *L, const kiln_node *n, const int32_t *coords, int32_t guard) {
+    kbuilder *b = &L->kb;
+    const kiln_node *data = NODE(n->inputs[0]);
+    int axis = (int)n->attrs[0].i;
+    int32_t i = kb_cast(b, KILN_I64, lw_emit(L, n->inputs[1], coords, guard));
+    int32_t size = kb_dimx(b, data->shape.dims[axis]), zero = kb_const_i(b, KILN_I64, 0);
+    int32_t at = kb_select(b, kb_icmp(b, KILN_OP_LT, i, zero), kb_iadd(b, i, size), i);
+    int32_t ok = kb_and(b, kb_icmp(b, KILN_OP_GE, at, zero), kb_icmp(b, KILN_OP_LT, at, size));
+    int32_t dc[KILN_MAX_RANK];
+    memcpy(dc, coords, sizeof(int32_t) * (size_t)data->shape.rank);
+    dc[axis] = at;
+    return lw_emit(L, n->inputs[0], dc, kb_and(b, guard, ok));
+}
+
 static int32_t emit_node(lowerer *L, kiln_value v, const int32_t *coords, int32_t guard) {
     kbuilder *b = &L->kb;
     const kiln_node *n = NODE(v);
@@ -295,18 +311,20 @@ static int32_t emit_node(lowerer *L, kiln_value v, const int32_t *coords, int32_
     }
     case KILN_OP_CONCAT: return emit_concat(L, n, coords, guard);
     case KILN_OP_GATHER: return emit_gather(L, n, coords, guard);
+    case KILN_OP_GATHER_ELEMENTS: return emit_gather_elements(L, n, coords, guard);
     default: break;
     }
-    if (d->fusion == KILN_FUSE_ELEMWISE && n->ninputs == 1)
+    if (ks_supported(n->op, 1) && n->ninputs == 1)
         return kb_math(b, n->op, n->dtype, lw_emit(L, n->inputs[0], coords, guard), -1);
-    if (d->fusion == KILN_FUSE_BROADCAST && n->ninputs == 2) {
+    if (ks_supported(n->op, 2) && n->ninputs == 2) {
         lw_broadcast(L, &n->shape, &NODE(n->inputs[0])->shape, coords, xc);
         lw_broadcast(L, &n->shape, &NODE(n->inputs[1])->shape, coords, yc);
         int32_t a = lw_emit(L, n->inputs[0], xc, guard), c = lw_emit(L, n->inputs[1], yc, guard);
         return c < 0 ? -1 : kb_math(b, n->op, n->dtype, a, c);
     }
-    lw_fail(L, KILN_ERR_UNSUPPORTED, "%s %%%d cannot be computed inside a kernel (run decompose-injective first?)",
-            kiln_op_name(n->op), (int)v);
+    (void)d;
+    lw_fail(L, KILN_ERR_UNSUPPORTED, "%s %%%d has no kernel form%s", kiln_op_name(n->op), (int)v,
+            n->op == KILN_OP_ROPE || n->op == KILN_OP_REL_POS_BUCKET ? " (run decompose-injective first)" : "");
     return -1;
 }
 

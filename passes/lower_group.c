@@ -35,10 +35,40 @@ static void matmul_views(lowerer *L, const kiln_node *r) {
     k->nviews = 2;
 }
 
+/* cumsum/cumprod at c: reduce over j of (j in the window of c ? x[c/axis=j] : identity) */
+static void scan_view(lowerer *L, const kiln_node *r) {
+    kbuilder *b = &L->kb;
+    kiln_kernel *k = &b->k;
+    int R = r->shape.rank, axis = (int)r->attrs[0].i, exclusive = (int)r->attrs[1].i, reverse = (int)r->attrs[2].i;
+    int prod = r->op == KILN_OP_CUMPROD;
+    kiln_kview *v = &k->views[KILN_KV_SRC];
+    memset(v, 0, sizeof *v);
+    v->rank = R + 1;
+    v->buf = v->offset = -1;
+    int32_t xc[KILN_MAX_RANK];
+    for (int i = 0; i < R; i++) {
+        v->extent[i] = kb_dim(b, r->shape.dims[i]);
+        xc[i] = kb_coord(b, i);
+    }
+    v->extent[R] = kb_dim(b, r->shape.dims[axis]);
+    int32_t j = kb_coord(b, R), c = xc[axis];
+    kiln_op cmp = reverse ? (exclusive ? KILN_OP_GT : KILN_OP_GE) : (exclusive ? KILN_OP_LT : KILN_OP_LE);
+    xc[axis] = j;
+    int32_t x = lw_emit(L, r->inputs[0], xc, -1);
+    int32_t id = kiln_dtype_is_float(r->dtype) ? kb_const_f(b, r->dtype, prod) : kb_const_i(b, r->dtype, prod);
+    v->expr = kb_select(b, kb_icmp(b, cmp, j, c), x, id);
+    k->nviews = 1;
+    k->reduce = prod ? KILN_KR_PROD : KILN_KR_SUM;
+}
+
 /* src over (output coords..., reduced coords...) */
 static void reduce_view(lowerer *L, const kiln_node *r) {
     kiln_kernel *k = &L->kb.k;
     const kiln_node *x = NODE(r->inputs[0]);
+    if (r->op == KILN_OP_CUMSUM || r->op == KILN_OP_CUMPROD) {
+        scan_view(L, r);
+        return;
+    }
     int reduced[KILN_MAX_RANK] = {0}, keep;
     switch (r->op) {
     case KILN_OP_ARGMAX:
@@ -113,7 +143,8 @@ static kiln_status name_kernel(lowerer *L, kiln_kernel *k) {
     for (int pass = 0; pass < 2 && len == 0; pass++)
         for (int i = 0; i < k->nnodes; i++) {
             kiln_op op = NODE(k->nodes[i])->op;
-            if (pass == 0 && (fusion_is_movement(op) || op == KILN_OP_CONST)) continue;
+            if (pass == 0 && (fusion_is_movement(op) || op == KILN_OP_CONST || op == KILN_OP_CONCAT || op == KILN_OP_IOTA))
+                continue;
             if (pass == 1 && k->nodes[i] != k->root) continue;
             const char *nm = kiln_op_name(op);
             size_t need = len + strlen(nm) + 2;

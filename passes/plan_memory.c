@@ -167,12 +167,12 @@ static kiln_status plan(kiln_plan *p, const int64_t *symvals, kiln_memplan *m) {
 kiln_status kiln_plan_memory(kiln_plan *p, const int64_t *symvals, const kiln_memplan **out) {
     *out = NULL;
     int ns = kiln_graph_symbol_count(p->graph);
+    if (ns && !symvals) return kiln_error(KILN_ERR_INVALID, "memory planning needs values for the graph's %d symbols", ns);
     for (int i = 0; i < PLAN_CACHE; i++)
         if (p->cache[i].symvals && (ns == 0 || memcmp(p->cache[i].symvals, symvals, (size_t)ns * sizeof *symvals) == 0)) {
             *out = &p->cache[i].mp;
             return KILN_OK;
         }
-    if (ns && !symvals) return kiln_error(KILN_ERR_INVALID, "memory planning needs values for the graph's %d symbols", ns);
     plan_cached *c = &p->cache[p->next_cache];
     p->next_cache = (p->next_cache + 1) % PLAN_CACHE;
     free(c->symvals);

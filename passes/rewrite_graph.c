@@ -26,6 +26,8 @@ kiln_graph *rw_graph_new_like(const kiln_graph *src) {
         if (!g->dexprs) goto fail;
         memcpy(g->dexprs, src->dexprs, (size_t)src->ndexprs * sizeof *g->dexprs);
         g->ndexprs = g->dcap = src->ndexprs;
+        for (int i = 0; i < g->ndexprs; i++)
+            if (!graph_index_add_dim(g, i)) goto fail;
     }
     return g;
 fail:
