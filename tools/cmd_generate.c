@@ -116,6 +116,26 @@ static void print_stats(const kiln_model *m, const kiln_generator *g, const kiln
             dec > 0 ? (double)st->decode_steps / dec : 0.0);
 }
 
+/* --device auto means the best device that can run the model: when the
+ * one it picked refuses the graph (a backend still growing), the reference
+ * interpreter takes over, with a note. */
+static kiln_status open_generator(const gen_args *a, const kiln_model *m, kiln_session_options *so,
+                                  kiln_generator **g) {
+    kiln_status s = kiln_generator_new(m, so, g);
+    if (!s || strcmp(a->device, "auto") != 0 || so->device.kind == KILN_DEVICE_REF) return s;
+    kiln_device_kind picked = so->device.kind;
+    so->device.kind = KILN_DEVICE_REF;
+    kiln_status r = kiln_generator_new(m, so, g);
+    if (r) {
+        kiln_status_free(r);
+        return s;
+    }
+    fprintf(stderr, "kiln: note: %s cannot run %s yet (%s); using ref\n", kiln_device_name(picked), m->name,
+            kiln_status_message(s));
+    kiln_status_free(s);
+    return KILN_OK;
+}
+
 /* The prompt as token ids: --prompt-ids as given, or --prompt encoded (BOS
  * first when the tokenizer's convention wants it, or when the prompt is
  * empty and there is a BOS to start from). *added_bos says whether kiln
@@ -162,7 +182,7 @@ static int generate(const gen_args *a, const kiln_model *m) {
     int64_t n_prompt = 0;
     int added_bos = 0, rc = 1;
     if (prompt_tokens(a, tok, add_bos, &prompt, &n_prompt, &added_bos)) goto done;
-    s = kiln_generator_new(m, &so, &g);
+    s = open_generator(a, m, &so, &g);
     if (s) goto done;
     const kiln_generation_info *info = kiln_generator_info(g);
 
