@@ -138,11 +138,8 @@ static kiln_status open_generator(const gen_args *a, const kiln_model *m, kiln_s
 
 /* The prompt as token ids: --prompt-ids as given, or --prompt encoded (BOS
  * first when the tokenizer's convention wants it, or when the prompt is
- * empty and there is a BOS to start from). *added_bos says whether kiln
- * added it. */
-static int prompt_tokens(const gen_args *a, const kiln_tokenizer *tok, int add_bos, int32_t **ids, int64_t *n,
-                         int *added_bos) {
-    *added_bos = 0;
+ * empty and there is a BOS to start from). */
+static int prompt_tokens(const gen_args *a, const kiln_tokenizer *tok, int add_bos, int32_t **ids, int64_t *n) {
     if (a->prompt_ids) return parse_ids(a->prompt_ids, ids, n);
     const char *text = a->prompt ? a->prompt : "";
     int bos = kiln_tokenizer_bos(tok) >= 0 && (add_bos || !*text);
@@ -151,7 +148,6 @@ static int prompt_tokens(const gen_args *a, const kiln_tokenizer *tok, int add_b
     if (s) return fail_status(s);
     if (len == 0) return fail("generate: the prompt is empty and the tokenizer has no BOS token to start from");
     *n = (int64_t)len;
-    *added_bos = bos;
     return 0;
 }
 
@@ -180,16 +176,19 @@ static int generate(const gen_args *a, const kiln_model *m) {
     printer pr = {a->ids ? NULL : tok, stop, 0, -1, 0, KILN_OK};
     int32_t *prompt = NULL;
     int64_t n_prompt = 0;
-    int added_bos = 0, rc = 1;
-    if (prompt_tokens(a, tok, add_bos, &prompt, &n_prompt, &added_bos)) goto done;
+    int rc = 1;
+    if (prompt_tokens(a, tok, add_bos, &prompt, &n_prompt)) goto done;
     s = open_generator(a, m, &so, &g);
     if (s) goto done;
     const kiln_generation_info *info = kiln_generator_info(g);
 
     /* -n counts the text's tokens, the prompt's included, as run.c's -n
-     * does; a BOS kiln added is not part of the text. The decoder of an
-     * encoder-decoder model starts empty, so there -n counts new tokens. */
-    int64_t shown = info->encoder_decoder ? 0 : n_prompt - added_bos;
+     * does; a leading BOS is not part of the text (whether kiln added it or
+     * --prompt-ids has it). The decoder of an encoder-decoder model starts
+     * empty, so there -n counts new tokens. */
+    int32_t bos = tok ? kiln_tokenizer_bos(tok) : info->bos_id;
+    int lead_bos = bos >= 0 && prompt[0] == bos;
+    int64_t shown = info->encoder_decoder ? 0 : n_prompt - lead_bos;
     int64_t length = a->length == UNSET ? DEFAULT_LENGTH : a->length;
     if (!info->encoder_decoder && info->context > 0 && n_prompt > info->context) {
         fail("generate: the prompt is %lld tokens, longer than %s's context of %lld (%s)", (long long)n_prompt, m->name,
@@ -205,7 +204,7 @@ static int generate(const gen_args *a, const kiln_model *m) {
     if (pr.tok && !info->encoder_decoder) {
         /* the prompt first, token by token like the continuation */
         for (int64_t i = 0; i < n_prompt && !s; i++) {
-            if (!(i == 0 && added_bos)) s = print_piece(tok, pr.prev, prompt[i]);
+            if (!(i == 0 && lead_bos)) s = print_piece(tok, pr.prev, prompt[i]);
             pr.prev = prompt[i];
         }
         fflush(stdout);
@@ -262,8 +261,8 @@ int cmd_generate(int argc, char **argv) {
         "Decoding is greedy unless a sampling option is given; then tokens are drawn with temperature,\n"
         "top-k and top-p applied in that order, from a portable xorshift64* stream seeded by --seed.\n"
         "Generation stops at the model's end token (for llama2.c checkpoints also at BOS, like run.c)\n"
-        "or when the text holds N tokens (-n counts like llama2.c's run.c: prompt tokens included, an\n"
-        "added BOS not; for encoder-decoder models such as T5 it counts the decoder's new tokens).\n"
+        "or when the text holds N tokens (-n counts like llama2.c's run.c: prompt tokens included, a\n"
+        "leading BOS not; for encoder-decoder models such as T5 it counts the decoder's new tokens).\n"
         "-n beyond the model's context stops at the context. With --prompt-ids and --ids no tokenizer\n"
         "is needed. Prefill and decode speeds go to stderr.\n\n"
         "example:\n  kiln generate examples/stories260K/stories260K.bin --prompt \"Once upon a time\" -n 200",

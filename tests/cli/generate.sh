@@ -54,6 +54,12 @@ for dev in $devices; do
     fail "stories260K.gguf on $dev did not run"
   fi
 
+  # the same prompt as ids, BOS (1 in llama2.c) first: -n counts it the same way
+  pids="1,$(tr -s ' \n' ' ' <"$ST/expected_greedy_200_token_ids.txt" | cut -d' ' -f1-4 | tr ' ' ,)"
+  got=$("$KILN" generate "$ST/stories260K.bin" --prompt-ids "$pids" -n 200 --ids --device "$dev" 2>/dev/null) \
+    || fail "stories260K.bin --prompt-ids on $dev did not run"
+  [ "$got" = "$want" ] || fail "stories260K.bin --prompt-ids on $dev: ids differ"
+
   for m in gpt2 llama t5; do
     exp="$FIX/$m-tiny/expected.safetensors"
     if [ $m = t5 ]; then
