@@ -28,18 +28,11 @@ static int term_cmp(const dim_term *a, const dim_term *b) {
     return 0;
 }
 
-static int expr_equal(const dim_expr *a, const dim_expr *b) {
-    if (a->c != b->c || a->nt != b->nt) return 0;
-    for (int i = 0; i < a->nt; i++)
-        if (a->t[i].coef != b->t[i].coef || term_cmp(&a->t[i], &b->t[i])) return 0;
-    return 1;
-}
-
 /* Intern an expression already in canonical form. */
 static kiln_dim intern(kiln_graph *g, const dim_expr *e) {
     if (e->nt == 0) return e->c;
-    for (int i = 0; i < g->ndexprs; i++)
-        if (expr_equal(&g->dexprs[i], e)) return KILN_DIM_SYM_BASE + i;
+    int found = graph_index_find_dim(g, e);
+    if (found >= 0) return KILN_DIM_SYM_BASE + found;
     if (g->ndexprs == g->dcap) {
         int cap = g->dcap ? g->dcap * 2 : 16;
         dim_expr *p = realloc(g->dexprs, (size_t)cap * sizeof *p);
@@ -48,7 +41,12 @@ static kiln_dim intern(kiln_graph *g, const dim_expr *e) {
         g->dcap = cap;
     }
     g->dexprs[g->ndexprs] = *e;
-    return KILN_DIM_SYM_BASE + g->ndexprs++;
+    g->ndexprs++;
+    if (!graph_index_add_dim(g, g->ndexprs - 1)) {
+        g->ndexprs--;
+        return KILN_DIM_INVALID;
+    }
+    return KILN_DIM_SYM_BASE + g->ndexprs - 1;
 }
 
 /* Expression view of any dim (constants become c-only expressions). */

@@ -50,6 +50,8 @@ void kiln_graph_free(kiln_graph *g) {
     free(g->syms);
     free(g->dexprs);
     free(g->outputs);
+    free(g->name_slots);
+    free(g->dim_slots);
     while (g->chunks) {
         graph_chunk *c = g->chunks;
         g->chunks = c->next;
@@ -226,14 +228,17 @@ static kiln_status add_source(kiln_graph *g, kiln_op op, const char *name, kiln_
     n->shape = *shape;
     n->name = kiln_graph_intern(g, name);
     if (!n->name) return kiln_error(KILN_ERR_NOMEM, "out of memory");
-    *out = g->nnodes++;
+    g->nnodes++;
+    if (!graph_index_add_named(g, g->nnodes - 1)) {
+        g->nnodes--;
+        return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    *out = g->nnodes - 1;
     return KILN_OK;
 }
 
 static kiln_value find_named(const kiln_graph *g, kiln_op op, const char *name) {
-    for (int i = 0; i < g->nnodes; i++)
-        if (g->nodes[i].op == op && strcmp(g->nodes[i].name, name) == 0) return i;
-    return KILN_NONE;
+    return graph_index_find_named(g, op, name);
 }
 
 kiln_value kiln_graph_find_input(const kiln_graph *g, const char *name) { return find_named(g, KILN_OP_INPUT, name); }

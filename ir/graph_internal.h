@@ -44,7 +44,22 @@ struct kiln_graph {
     int noutputs, ocap;
     kiln_loc loc;
     graph_chunk *chunks;
+    /* hash indexes (open addressing, -1 = empty) so that building large
+     * graphs stays linear: INPUT/PARAM names, and interned dim expressions */
+    int32_t *name_slots;
+    int name_cap, name_count;
+    int32_t *dim_slots;
+    int dim_cap;
 };
+
+/* Node of op INPUT/PARAM named `name`, or KILN_NONE. */
+kiln_value graph_index_find_named(const kiln_graph *g, kiln_op op, const char *name);
+/* Record node v (an INPUT or PARAM) in the name index. 0 on allocation failure. */
+int graph_index_add_named(kiln_graph *g, kiln_value v);
+/* Index of an interned expression equal to e, or -1. */
+int graph_index_find_dim(const kiln_graph *g, const dim_expr *e);
+/* Record g->dexprs[i] in the dim index. 0 on allocation failure. */
+int graph_index_add_dim(kiln_graph *g, int i);
 
 /* Memory that lives as long as the graph. NULL on exhaustion. */
 void *graph_alloc(kiln_graph *g, size_t n);
