@@ -209,7 +209,9 @@ LLVMValueRef kiln_ir_hsum_many(kiln_ir *ir, LLVMValueRef *vecs, int n);
 /* ------------------------------------------------------------------ jit rt */
 
 /* Host services a JIT'd kernel receives as its second argument. Layout is
- * part of the kernel ABI: fields are 8 bytes each, in this order. */
+ * part of the kernel ABI: fields are 8 bytes each, in this order. A kernel
+ * call owns the scratch for its duration: give concurrent calls their own rt
+ * (kiln_gemm_run does). */
 typedef struct kiln_jit_rt {
     void (*parallel_for)(void *pool, int64_t n_tasks, kiln_task_fn fn, void *ctx);
     void *pool;
@@ -247,7 +249,9 @@ LLVMValueRef kiln_ir_rt_shared(kiln_ir *ir, LLVMValueRef rt);
 
 /* An extra input of the epilogue: element (b, row, col) is
  * data[b*batch_stride + row*row_stride + col]. A bias along N has both
- * strides 0; a residual shaped like C has row_stride = its ld. */
+ * strides 0; a residual shaped like C has row_stride = its ld. Operands must
+ * not overlap C (earlier K blocks store partial sums there); for C += A@B
+ * use accumulate instead. */
 typedef struct kiln_gemm_operand {
     const float *data;
     int64_t row_stride, batch_stride;
@@ -277,7 +281,11 @@ typedef struct kiln_gemm_site {
 
 /* Emits code computing a new value from acc (same type) at `site`; runs after
  * the full K reduction, once per element, before C is stored. Masked-off
- * lanes may hold anything and are not stored. */
+ * lanes may hold anything and are not stored. The emitter calls a hook once
+ * per store site and code path (full and edge tiles, blocked and streaming
+ * paths), with widths that differ between paths (the tile's vector width, or
+ * 8 or 4 lanes of reduced dot products), so a hook must only build IR, for
+ * any width, and treat a NULL mask as all lanes live. */
 typedef LLVMValueRef (*kiln_gemm_epilogue_fn)(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc, void *user);
 
 typedef enum kiln_gemm_epilogue_kind {

@@ -191,17 +191,21 @@ int main(void) {
           {.kind = KILN_EPI_MUL_OPERAND, .operand = 2}}},
         {"relu+index hook", 2, {{.kind = KILN_EPI_RELU}, {.kind = KILN_EPI_CUSTOM, .fn = index_hook}}},
     };
-    /* Shapes: blocked path with K spanning several K blocks (K > kc) and
-     * edge tiles; the small-M path (M <= 4) with an N tail and a K tail. */
-    const int64_t shapes[][4] = {{37, 70, 700, 1}, {30, 45, 33, 2}, {1, 77, 300, 1}, {3, 100, 41, 2}};
+    /* Shapes: K spanning several K blocks (K > kc) with edge tiles, for M
+     * below mc (independent blocks) and above it (shared-B path); small M
+     * with an N tail and a K tail. */
+    const int64_t shapes[][4] = {{37, 70, 700, 1}, {30, 45, 33, 2}, {1, 77, 300, 1}, {3, 100, 41, 2}, {180, 40, 600, 1}};
+    /* Each chain through a default kernel (small shapes stream) and one with
+     * streaming off (every shape packs; K = 700 spans several K blocks). */
     for (int c = 0; c < (int)(sizeof chains / sizeof chains[0]); c++)
-        for (int tb = 0; tb < 2; tb++) {
-            kiln_gemm_desc d = {.trans_b = tb, .n_epilogue = chains[c].n};
+        for (int v = 0; v < 4; v++) {
+            int tb = v & 1;
+            kiln_gemm_desc d = {.trans_b = tb, .n_epilogue = chains[c].n, .small_m = v & 2 ? -1 : 0};
             memcpy(d.epilogue, chains[c].steps, sizeof chains[c].steps);
             kiln_gemm_kernel *kern = NULL;
             CHECK_OK(kiln_gemm_compile(t, &d, &kern));
             if (!kern) continue;
-            for (int s = 0; s < 4; s++)
+            for (int s = 0; s < 5; s++)
                 run(kern, pool, &chains[c], tb, shapes[s][0], shapes[s][1], shapes[s][2], shapes[s][3], s == 1);
             kiln_gemm_kernel_free(kern);
         }
