@@ -75,8 +75,8 @@ static uint64_t expr_hash(const kiln_kexpr *e) {
     parts[2] = e->kind;
     parts[3] = e->type;
     parts[4] = e->op;
-    parts[5] = ((int64_t)e->a << 32) ^ (uint32_t)e->b;
-    parts[6] = ((int64_t)e->c << 32) ^ (uint32_t)e->slot;
+    parts[5] = (int64_t)(((uint64_t)(uint32_t)e->a << 32) ^ (uint32_t)e->b);
+    parts[6] = (int64_t)(((uint64_t)(uint32_t)e->c << 32) ^ (uint32_t)e->slot);
     parts[7] = 0;
     for (int i = 0; i < 7; i++) h = (h ^ (uint64_t)parts[i]) * 1099511628211ull;
     return h;
