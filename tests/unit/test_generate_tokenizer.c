@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kiln/gguf.h"
 #include "test_generate_util.h"
 
 static char tmp_root[64];
@@ -151,6 +152,82 @@ static void test_hf_folders(void) {
     kiln_model_free(m);
 }
 
+/* GGUF tokenizer metadata of both kinds, written with the GGUF writer. */
+static void write_gguf_tokenizer(const char *path, const char *model, const char *const *tokens, int n,
+                                 const char *const *merges, int nm, int add_bos) {
+    kiln_gguf_writer *w = NULL;
+    CHECK_OK(kiln_gguf_writer_new(&w));
+    if (!w) return;
+    CHECK_OK(kiln_gguf_writer_add_string(w, "tokenizer.ggml.model", model));
+    CHECK_OK(kiln_gguf_writer_add_string_array(w, "tokenizer.ggml.tokens", tokens, (uint64_t)n));
+    if (merges) CHECK_OK(kiln_gguf_writer_add_string_array(w, "tokenizer.ggml.merges", merges, (uint64_t)nm));
+    if (strcmp(model, "llama") == 0) {
+        float scores[300] = {0};
+        CHECK_OK(kiln_gguf_writer_add_array(w, "tokenizer.ggml.scores", KILN_GGUF_FLOAT32, scores, (uint64_t)n));
+    }
+    if (add_bos >= 0) CHECK_OK(kiln_gguf_writer_add_bool(w, "tokenizer.ggml.add_bos_token", add_bos));
+    CHECK_OK(kiln_gguf_writer_write(w, path));
+    kiln_gguf_writer_free(w);
+}
+
+static void test_gguf_tokenizers(void) {
+    kiln_model *m = tg_load(tg_shared("models/stories260K/stories260K.gguf"), NULL);
+    if (!m) return;
+    char path[256];
+    snprintf(path, sizeof path, "%s/gpt2.gguf", tmp_root);
+    /* byte-level BPE: tokens 0..255 are the bytes in GPT-2's printable
+     * alphabet (bytes ! .. ~, 0xA1 .. 0xAC and 0xAE .. 0xFF stand for
+     * themselves, the others for U+0100 onwards in byte order); then "hello"
+     * merges h+e (rank 0), l+l (1), he+ll (2), hell+o (3) into token 259,
+     * while "hole" has no merge pair and stays its bytes h o l e. */
+    static char alpha[256][4];
+    const char *tokens[260];
+    int next = 0;
+    for (int b = 0; b < 256; b++) {
+        int keep = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE && b <= 0xFF);
+        unsigned cp = keep ? (unsigned)b : 256u + (unsigned)next++;
+        if (cp < 0x80) alpha[b][0] = (char)cp;
+        else alpha[b][0] = (char)(0xC0 | (cp >> 6)), alpha[b][1] = (char)(0x80 | (cp & 0x3F));
+        tokens[b] = alpha[b];
+    }
+    tokens[256] = "he";
+    tokens[257] = "ll";
+    tokens[258] = "hell";
+    tokens[259] = "hello";
+    const char *merges[] = {"h e", "l l", "he ll", "hell o"};
+    write_gguf_tokenizer(path, "gpt2", tokens, 260, merges, 4, -1);
+    kiln_tokenizer *tok = NULL;
+    int add_bos = -1;
+    CHECK_OK(kiln_tokenizer_for_model(m, path, &tok, &add_bos));
+    if (tok) {
+        CHECK(kiln_tokenizer_get_kind(tok) == KILN_TOKENIZER_GPT2 && add_bos == 0);
+        int32_t *ids = NULL;
+        size_t n = 0;
+        CHECK_OK(kiln_tokenizer_encode(tok, "hello", 5, 0, 0, &ids, &n));
+        CHECK(n == 1 && ids && ids[0] == 259);
+        free(ids);
+        CHECK_OK(kiln_tokenizer_encode(tok, "hole", 4, 0, 0, &ids, &n));
+        CHECK(n == 4 && ids && ids[0] == 'h' && ids[1] == 'o' && ids[2] == 'l' && ids[3] == 'e');
+        free(ids);
+    }
+    kiln_tokenizer_free(tok);
+    tok = NULL;
+    /* a "gpt2" vocabulary needs its merges */
+    write_gguf_tokenizer(path, "gpt2", tokens, 260, NULL, 0, -1);
+    CHECK_ERR(kiln_tokenizer_for_model(m, path, &tok, NULL), "needs tokenizer.ggml.merges");
+    /* add_bos_token overrides the llama default */
+    const char *pieces[] = {"<unk>", "<s>", "</s>", "\xe2\x96\x81" "a", "a"};
+    write_gguf_tokenizer(path, "llama", pieces, 5, NULL, 0, 0);
+    CHECK_OK(kiln_tokenizer_for_model(m, path, &tok, &add_bos));
+    CHECK(tok && add_bos == 0 && kiln_tokenizer_get_kind(tok) == KILN_TOKENIZER_LLAMA);
+    kiln_tokenizer_free(tok);
+    tok = NULL;
+    write_gguf_tokenizer(path, "bert", tokens, 260, NULL, 0, -1);
+    CHECK_ERR(kiln_tokenizer_for_model(m, path, &tok, NULL), "tokenizer.ggml.model \"bert\" is not supported");
+    CHECK(tok == NULL);
+    kiln_model_free(m);
+}
+
 static void write_bytes(const char *path, const void *data, size_t n) {
     FILE *f = fopen(path, "wb");
     CHECK(f != NULL);
@@ -180,6 +257,7 @@ int main(void) {
     test_stories_formats();
     test_llama2c_without_tokenizer();
     test_hf_folders();
+    test_gguf_tokenizers();
     test_bad_files();
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp_root);
