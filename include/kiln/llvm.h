@@ -243,7 +243,17 @@ LLVMValueRef kiln_ir_rt_shared(kiln_ir *ir, LLVMValueRef rt);
 /* C[b] = A[b] @ B[b] (+ C[b] when accumulate), then the epilogue, for b in
  * [0, batch). Element (i, k) of A is a[i*lda + k], or a[k*lda + i] with
  * trans_a; (k, j) of B is b[k*ldb + j], or b[j*ldb + k] with trans_b (the
- * [N, K] layout of Hugging Face Linear weights). Strides in elements. */
+ * [N, K] layout of Hugging Face Linear weights). Strides in elements.
+ *
+ * One emitted kernel holds three paths, picked per call from the shape:
+ *   streaming  (M <= small_m or M*K <= small_mk): no packing; B streamed
+ *              once, dot products along K (NT) or broadcasts along N (NN)
+ *   shared-B   (M > mc): per (N block, K block), B packed once into shared
+ *              scratch by all threads, then tasks of whole A micro-panels
+ *   blocked    (otherwise): independent (batch, M block, N block) tasks,
+ *              each packing its own panels (also small batched products)
+ * The packed paths run an mr x (nr_vectors * lanes) register tile with FMAs
+ * (14 x 32 with AVX-512, 6 x 16 with AVX2); edges are masked, not padded. */
 #define KILN_GEMM_MAX_OPERANDS 4
 #define KILN_GEMM_MAX_EPILOGUE 8
 
