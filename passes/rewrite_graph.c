@@ -1,7 +1,9 @@
 /* A new graph sharing another's symbols and dim table. This is the one
  * file of passes/ that reads the graph's internals: dims are handles into a
  * per-graph table, and a pass's output must keep every handle valid, which
- * the public API (symbols interned one by one) cannot guarantee. */
+ * the public API (symbols interned one by one) cannot guarantee. It has to
+ * follow ir/'s internals (the dim interning index too); a kiln_graph_new_like
+ * in ir/ would be the better home. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,7 +28,7 @@ kiln_graph *rw_graph_new_like(const kiln_graph *src) {
         if (!g->dexprs) goto fail;
         memcpy(g->dexprs, src->dexprs, (size_t)src->ndexprs * sizeof *g->dexprs);
         g->ndexprs = g->dcap = src->ndexprs;
-        for (int i = 0; i < g->ndexprs; i++)
+        for (int i = 0; i < g->ndexprs; i++) /* else equal dims would get new handles */
             if (!graph_index_add_dim(g, i)) goto fail;
     }
     return g;
