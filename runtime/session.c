@@ -11,10 +11,12 @@ struct kiln_session {
     void *state;
 };
 
-/* ---- the reference interpreter as a backend ---- */
+/* ---- the reference interpreter as a backend ----
+ * Weights are bound (and converted, for f16/bf16 files) once per session,
+ * not once per run: generation runs a graph per token. */
 typedef struct ref_state {
     const kiln_graph *g;
-    const kiln_tensor_map *weights;
+    kiln_bound_params params;
 } ref_state;
 
 static kiln_status ref_create(const kiln_graph *g, const kiln_tensor_map *weights, const kiln_session_options *opt,
@@ -23,17 +25,46 @@ static kiln_status ref_create(const kiln_graph *g, const kiln_tensor_map *weight
     ref_state *r = calloc(1, sizeof *r);
     if (!r) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     r->g = g;
-    r->weights = weights;
+    kiln_status s = kiln_bind_params(g, weights, &r->params);
+    if (s) {
+        free(r);
+        return s;
+    }
     *state = r;
     return KILN_OK;
 }
 
 static kiln_status ref_run(void *state, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
     ref_state *r = state;
-    return kiln_ref_run(r->g, r->weights, inputs, outputs);
+    *outputs = NULL;
+    kiln_bound_inputs bi;
+    KILN_TRY(kiln_bind_inputs(r->g, inputs, &bi));
+    int nout = kiln_graph_output_count(r->g);
+    kiln_tensor *outs = calloc((size_t)nout + 1, sizeof *outs);
+    kiln_tensor_map *map = kiln_tensor_map_new();
+    kiln_status s = !outs || !map ? kiln_error(KILN_ERR_NOMEM, "out of memory") : KILN_OK;
+    if (!s) s = kiln_ref_run_bound(r->g, &r->params, &bi, outs);
+    kiln_bound_inputs_free(&bi);
+    int i = 0; /* outputs [i, nout) are still ours to release on failure */
+    while (!s && i < nout) {
+        s = kiln_tensor_map_put(map, kiln_graph_output_name(r->g, i), outs[i]);
+        if (!s) i++;
+    }
+    if (s) {
+        for (int j = i; outs && j < nout; j++) kiln_tensor_release(&outs[j]);
+        kiln_tensor_map_free(map);
+        map = NULL;
+    }
+    free(outs);
+    *outputs = map;
+    return s;
 }
 
-static void ref_destroy(void *state) { free(state); }
+static void ref_destroy(void *state) {
+    ref_state *r = state;
+    kiln_bound_params_free(&r->params);
+    free(r);
+}
 
 static const kiln_backend ref_backend = {KILN_DEVICE_REF, "ref", ref_create, ref_run, ref_destroy, NULL};
 
