@@ -274,6 +274,30 @@ static void test_simplify_matmul_transpose(void) {
     kiln_graph_free(h2);
 }
 
+/* A pass's output keeps dim handles: "past + seq" built again by a shape
+ * rule in the new graph must be the handle the copied input declares, or
+ * broadcasting [past + seq] against it would fail. */
+static void test_dims_survive(void) {
+    kiln_graph *g = kiln_graph_new("dims");
+    kiln_dim p = kiln_dim_symbol(g, "past"), s = kiln_dim_symbol(g, "seq");
+    kiln_value x = tp_input(g, "x", KILN_F32, 1, DIMS(kiln_dim_add(g, p, s)));
+    kiln_value y = tp_input(g, "y", KILN_F32, 1, DIMS(p)), z = tp_input(g, "z", KILN_F32, 1, DIMS(s));
+    kiln_named_attr ax = kiln_a_int("axis", 0);
+    kiln_value cat = tp_node(g, KILN_OP_CONCAT, 2, (kiln_value[]){y, z}, 1, &ax);
+    CHECK_OK(kiln_graph_add_output(g, "o", TP2(g, KILN_OP_ADD, cat, x)));
+    for (int i = 0; i < kiln_pass_count(); i++) {
+        kiln_graph *h = NULL;
+        CHECK_OK(kiln_run_pass(kiln_pass_name(i), g, &h));
+        if (!h) continue;
+        CHECK_OK(kiln_graph_verify(h));
+        const kiln_node *o = kiln_graph_node(h, kiln_graph_output_value(h, 0));
+        CHECK(o->shape.rank == 1 && o->shape.dims[0] == kiln_graph_node(g, x)->shape.dims[0]);
+        kiln_graph_free(h);
+    }
+    check_same(g, g, (tp_sym[]){{"past", 2}, {"seq", 3}, {NULL, 0}}, "dims");
+    kiln_graph_free(g);
+}
+
 typedef struct hook_log {
     int calls;
     char names[16][32];
@@ -338,6 +362,7 @@ int main(void) {
     test_simplify_identities();
     test_simplify_chains();
     test_simplify_matmul_transpose();
+    test_dims_survive();
     test_manager();
     return test_finish("test_passes");
 }
