@@ -71,7 +71,9 @@ typedef struct kiln_memplan {
 } kiln_memplan;
 
 /* Plans memory for these symbol values (one per graph symbol). The result
- * is cached in the plan per binding and stays valid while p lives. */
+ * is cached in the plan per binding (the last 4) and stays valid until
+ * that cache entry is reused. A plan is not safe to run or plan from two
+ * threads at once. */
 kiln_status kiln_plan_memory(kiln_plan *p, const int64_t *symvals, const kiln_memplan **out);
 
 /* ---- running -------------------------------------------------------------

@@ -273,6 +273,12 @@ static void test_composites(void) {
     mask = tp_input(c.g, "mask", KILN_F32, 4, DIMS(c.m, 1, c.n, 3));
     kiln_named_attr sc = kiln_a_float("scale", 0.7);
     finish(&c, tp_node(c.g, KILN_OP_ATTENTION, 4, (kiln_value[]){q, k, v, mask}, 1, &sc), 1, "attention additive mask");
+    /* a symbolic head size without a scale: 1/sqrt(m) evaluated at launch */
+    c = start("attention symbolic head");
+    q = tp_input(c.g, "q", KILN_F32, 4, DIMS(1, 2, c.n, c.m));
+    k = tp_input(c.g, "k", KILN_F32, 4, DIMS(1, 2, 3, c.m));
+    v = tp_input(c.g, "v", KILN_F32, 4, DIMS(1, 2, 3, 2));
+    finish(&c, tp_node(c.g, KILN_OP_ATTENTION, 3, (kiln_value[]){q, k, v}, 0, NULL), 1, "attention symbolic head size");
 }
 
 static void scan_case(kiln_op op, kiln_dtype t, int axis, int exclusive, int reverse) {
