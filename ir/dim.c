@@ -63,6 +63,13 @@ static int to_expr(const kiln_graph *g, kiln_dim d, dim_expr *out) {
     return 1;
 }
 
+/* Checked arithmetic: 0 on overflow or when a constant would leave the
+ * range constant dims have (below KILN_DIM_SYM_BASE in magnitude), so
+ * hostile shapes give KILN_DIM_INVALID instead of wrapping. */
+static int dim_ok(int64_t v) { return v < KILN_DIM_SYM_BASE && v > -KILN_DIM_SYM_BASE; }
+static int add_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_add_overflow(a, b, r) && dim_ok(*r); }
+static int mul_ok(int64_t a, int64_t b, int64_t *r) { return !__builtin_mul_overflow(a, b, r) && dim_ok(*r); }
+
 /* Sort terms, merge equal ones, drop zeros. Returns 0 if too many terms. */
 static int canonicalize(dim_term *terms, int n, int64_t c, dim_expr *out) {
     for (int i = 1; i < n; i++) /* insertion sort: n is tiny */
@@ -75,7 +82,7 @@ static int canonicalize(dim_term *terms, int n, int64_t c, dim_expr *out) {
     out->c = c;
     for (int i = 0; i < n; i++) {
         if (out->nt && term_cmp(&out->t[out->nt - 1], &terms[i]) == 0) {
-            out->t[out->nt - 1].coef += terms[i].coef;
+            if (!add_ok(out->t[out->nt - 1].coef, terms[i].coef, &out->t[out->nt - 1].coef)) return 0;
             if (out->t[out->nt - 1].coef == 0) out->nt--;
             continue;
         }
@@ -111,7 +118,8 @@ kiln_dim kiln_dim_symbol(kiln_graph *g, const char *name) {
 }
 
 static kiln_dim add_scaled(kiln_graph *g, kiln_dim a, kiln_dim b, int64_t sign) {
-    if (kiln_dim_is_const(a) && kiln_dim_is_const(b)) return a + sign * b;
+    int64_t v;
+    if (kiln_dim_is_const(a) && kiln_dim_is_const(b)) return add_ok(a, sign * b, &v) ? v : KILN_DIM_INVALID;
     dim_expr ea, eb, r;
     if (!to_expr(g, a, &ea) || !to_expr(g, b, &eb)) return KILN_DIM_INVALID;
     dim_term terms[2 * DIM_MAX_TERMS];
@@ -119,9 +127,9 @@ static kiln_dim add_scaled(kiln_graph *g, kiln_dim a, kiln_dim b, int64_t sign) 
     for (int i = 0; i < ea.nt; i++) terms[n++] = ea.t[i];
     for (int i = 0; i < eb.nt; i++) {
         terms[n] = eb.t[i];
-        terms[n++].coef *= sign;
+        terms[n++].coef *= sign; /* coefficients stay below 2^62: no overflow */
     }
-    if (!canonicalize(terms, n, ea.c + sign * eb.c, &r)) return KILN_DIM_INVALID;
+    if (!add_ok(ea.c, sign * eb.c, &v) || !canonicalize(terms, n, v, &r)) return KILN_DIM_INVALID;
     return intern(g, &r);
 }
 
@@ -131,7 +139,7 @@ kiln_dim kiln_dim_sub(kiln_graph *g, kiln_dim a, kiln_dim b) { return add_scaled
 /* Product of two terms; 0 when the factor count overflows. */
 static int term_mul(const dim_term *a, const dim_term *b, dim_term *out) {
     if (a->nf + b->nf > DIM_MAX_FACTORS) return 0;
-    out->coef = a->coef * b->coef;
+    if (!mul_ok(a->coef, b->coef, &out->coef)) return 0;
     out->nf = 0;
     int i = 0, j = 0;
     while (i < a->nf || j < b->nf) {
@@ -142,7 +150,8 @@ static int term_mul(const dim_term *a, const dim_term *b, dim_term *out) {
 }
 
 kiln_dim kiln_dim_mul(kiln_graph *g, kiln_dim a, kiln_dim b) {
-    if (kiln_dim_is_const(a) && kiln_dim_is_const(b)) return a * b;
+    int64_t v;
+    if (kiln_dim_is_const(a) && kiln_dim_is_const(b)) return mul_ok(a, b, &v) ? v : KILN_DIM_INVALID;
     dim_expr ea, eb, r;
     if (!to_expr(g, a, &ea) || !to_expr(g, b, &eb)) return KILN_DIM_INVALID;
     /* treat the constant as a term with no factors */
@@ -159,8 +168,11 @@ kiln_dim kiln_dim_mul(kiln_graph *g, kiln_dim a, kiln_dim b) {
         for (int j = 0; j < nb; j++) {
             dim_term t;
             if (!term_mul(&ta[i], &tb[j], &t)) return KILN_DIM_INVALID;
-            if (t.nf == 0) c += t.coef;
-            else prod[n++] = t;
+            if (t.nf == 0) {
+                if (!add_ok(c, t.coef, &c)) return KILN_DIM_INVALID;
+            } else {
+                prod[n++] = t;
+            }
         }
     if (!canonicalize(prod, n, c, &r)) return KILN_DIM_INVALID;
     return intern(g, &r);

@@ -100,6 +100,10 @@ static int dim_signs(kiln_graph *g, kiln_dim d) {
 /* a OP b on dims; 0 when it cannot be decided or represented. */
 static int dim_binary(kiln_graph *g, kiln_op op, kiln_dim a, kiln_dim b, kiln_dim *r) {
     int both = kiln_dim_is_const(a) && kiln_dim_is_const(b);
+    /* symbolic arithmetic with huge constants could overflow coefficients */
+    if (!both && ((kiln_dim_is_const(a) && (a > OX_MAX_DIM || a < -OX_MAX_DIM)) ||
+                  (kiln_dim_is_const(b) && (b > OX_MAX_DIM || b < -OX_MAX_DIM))))
+        return 0;
     if (both && (op == KILN_OP_ADD || op == KILN_OP_SUB || op == KILN_OP_MUL)) { /* exact or not at all */
         int64_t v;
         int ovf = op == KILN_OP_ADD ? __builtin_add_overflow(a, b, &v)
@@ -314,9 +318,26 @@ static kiln_status sym_select(ox_ctx *c, kiln_op op, int n, const ox_id *in, int
     return s;
 }
 
+/* Constant dims in attributes beyond OX_MAX_DIM come from corrupt or hostile
+ * models; kiln_dim arithmetic on them could overflow. */
+static kiln_status check_dim_attrs(kiln_op op, int nattrs, const kiln_named_attr *attrs) {
+    const int64_t lim = OX_MAX_DIM;
+    for (int i = 0; i < nattrs; i++) {
+        const kiln_attr *a = &attrs[i].value;
+        int n = a->kind == KILN_ATTR_DIM ? 1 : a->kind == KILN_ATTR_DIMS ? a->n : 0;
+        for (int k = 0; k < n; k++) {
+            kiln_dim d = a->kind == KILN_ATTR_DIM ? a->i : a->list[k];
+            if (kiln_dim_is_const(d) && (d > lim || d < -lim))
+                return kiln_error(KILN_ERR_LIMIT, "%s: %s %lld is too large", kiln_op_name(op), attrs[i].name, (long long)d);
+        }
+    }
+    return KILN_OK;
+}
+
 kiln_status ox_op(ox_ctx *c, kiln_op op, int n, const ox_id *in, int nattrs, const kiln_named_attr *attrs,
                   ox_id *out) {
     if (n > 16) return kiln_error(KILN_ERR_LIMIT, "%s with %d inputs", kiln_op_name(op), n);
+    KILN_TRY(check_dim_attrs(op, nattrs, attrs));
     int all_known = 1, any_sym = 0;
     int64_t total = 0;
     for (int i = 0; i < n; i++) {

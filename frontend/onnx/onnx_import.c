@@ -96,7 +96,7 @@ static kiln_status add_graph_input(ox_ctx *c, const onnx_value_info *vi) {
     for (int i = 0; i < vi->ndims; i++) {
         const onnx_dim *d = &vi->dims[i];
         if (d->kind == 1) {
-            if (d->value < 0)
+            if (d->value < 0 || d->value > OX_MAX_DIM)
                 return kiln_error(KILN_ERR_FORMAT, "graph input '%s': dimension %d is %lld", vi->name, i,
                                   (long long)d->value);
             sh.dims[i] = d->value;
@@ -104,6 +104,10 @@ static kiln_status add_graph_input(ox_ctx *c, const onnx_value_info *vi) {
             sh.dims[i] = symbol_for(c, d->kind == 2 ? d->param : NULL, vi->name, i);
         }
     }
+    uint64_t numel = 1; /* of the constant dims: must stay far from overflow */
+    for (int i = 0; i < sh.rank; i++)
+        if (kiln_dim_is_const(sh.dims[i]) && sh.dims[i] && (numel *= (uint64_t)sh.dims[i]) > (UINT64_C(1) << 48))
+            return kiln_error(KILN_ERR_LIMIT, "graph input '%s' is too large", vi->name);
     kiln_value v;
     KILN_TRY(kiln_graph_add_input(c->g, vi->name, dt, &sh, &v));
     KILN_TRY(ox_from_ir(c, v, &id));

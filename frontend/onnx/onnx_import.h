@@ -21,6 +21,9 @@
 typedef int ox_id;
 #define OX_NONE (-1)
 
+/* Constant dims beyond this (from corrupt or hostile files) are rejected:
+ * products of a few of them must stay far from int64 overflow. */
+#define OX_MAX_DIM (INT64_C(1) << 31)
 /* Results of at most this many elements are folded at import time. */
 #define OX_FOLD_MAX (1 << 16)
 /* Symbolic integer tensors hold at most this many elements. */

@@ -363,6 +363,9 @@ OX_CONV(conv_topk) {
     }
     int axis;
     KILN_TRY(ox_axis(c, ox_attr_i(n, "axis", -1), ox_rank(c, x), "axis", &axis));
+    kiln_dim len = OV(c, x)->shape.dims[axis];
+    if (k < 0 || (kiln_dim_is_const(len) && k > len) || k > (INT64_C(1) << 40))
+        return ox_invalid(c, "K %lld is out of range for the axis", (long long)k);
     kiln_named_attr a[3] = {kiln_a_dim("k", k), kiln_a_int("axis", axis),
                             kiln_a_bool("largest", (int)ox_attr_i(n, "largest", 1))};
     ox_id idx, pair[2];

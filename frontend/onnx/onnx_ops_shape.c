@@ -27,6 +27,15 @@ static kiln_status need_dims(ox_ctx *c, ox_id id, const char *what, kiln_dim *ou
     return KILN_OK;
 }
 
+/* Sizes (a shape to reshape or expand to) must be within OX_MAX_DIM. */
+static kiln_status need_sizes(ox_ctx *c, ox_id id, const char *what, kiln_dim *out, int max, int *count) {
+    KILN_TRY(need_dims(c, id, what, out, max, count));
+    for (int i = 0; i < *count; i++)
+        if (kiln_dim_is_const(out[i]) && (out[i] > OX_MAX_DIM || out[i] < -OX_MAX_DIM))
+            return ox_invalid(c, "%s holds %lld, out of range", what, (long long)out[i]);
+    return KILN_OK;
+}
+
 static kiln_status need_ints(ox_ctx *c, ox_id id, const char *what, int64_t *out, int max, int *count) {
     int k = ox_const_ints(c, id, out, max);
     if (k < 0) return ox_unsupported(c, "%s must be constant integers", what);
@@ -87,10 +96,12 @@ OX_CONV(conv_reshape) {
         const int64_t *list;
         k = ox_attr_ints(n, "shape", &list);
         if (k < 0 || k > KILN_MAX_RANK) return ox_invalid(c, "attribute 'shape' is missing or too long");
-        for (int i = 0; i < k; i++) want[i] = list[i];
+        for (int i = 0; i < k; i++) want[i] = ox_clamp_dim(list[i]);
+        for (int i = 0; i < k; i++)
+            if (want[i] > OX_MAX_DIM || want[i] < -OX_MAX_DIM) return ox_invalid(c, "shape entry out of range");
     } else {
         OX_REQ(sh, 1);
-        KILN_TRY(need_dims(c, sh, "the target shape", want, KILN_MAX_RANK, &k));
+        KILN_TRY(need_sizes(c, sh, "the target shape", want, KILN_MAX_RANK, &k));
     }
     kiln_shape xs = OV(c, x)->shape;
     int allowzero = (int)ox_attr_i(n, "allowzero", 0), infer = -1;
@@ -210,7 +221,10 @@ OX_CONV(conv_split) {
     kiln_dim start = 0;
     for (int i = 0; i < nout; i++) {
         kiln_dim len;
-        if (k >= 0) len = sizes[i];
+        if (k >= 0) {
+            len = sizes[i];
+            if (len < 0 || len > OX_MAX_DIM) return ox_invalid(c, "split size %lld is out of range", (long long)len);
+        }
         else if (!kiln_dim_is_const(d)) {
             kiln_status s = kiln_dim_div(c->g, d, nout, &len);
             if (s) {
@@ -237,6 +251,7 @@ OX_CONV(conv_split) {
 static kiln_status slice_axis(ox_ctx *c, ox_id x, int axis, kiln_dim s, kiln_dim e, int64_t step, ox_id *out) {
     kiln_dim d = OV(c, x)->shape.dims[axis];
     if (step == 0) return ox_invalid(c, "step must not be 0");
+    step = clamp64(step, -BIG_BOUND, BIG_BOUND); /* bounds are within +-2^40: same slice */
     if (kiln_dim_is_const(d) && kiln_dim_is_const(s) && kiln_dim_is_const(e)) {
         s = clamp64(s, -BIG_BOUND, BIG_BOUND);
         e = clamp64(e, -BIG_BOUND, BIG_BOUND);
@@ -287,7 +302,7 @@ OX_CONV(conv_slice) {
     int rank = ox_rank(c, x);
     kiln_dim starts[16], ends[16];
     int64_t axes[16], steps[16];
-    int ns, ne, na = -1, nst = -1;
+    int ns = 0, ne = 0, na = -1, nst = -1;
     if (c->opset < 10) {
         const int64_t *l;
         ns = ox_attr_ints(n, "starts", &l);
@@ -415,7 +430,7 @@ OX_CONV(conv_expand) {
     OX_REQ(sh, 1);
     kiln_dim dims[KILN_MAX_RANK];
     int k;
-    KILN_TRY(need_dims(c, sh, "the target shape", dims, KILN_MAX_RANK, &k));
+    KILN_TRY(need_sizes(c, sh, "the target shape", dims, KILN_MAX_RANK, &k));
     return ox_expand(c, x, k, dims, &out[0]);
 }
 
@@ -432,7 +447,7 @@ OX_CONV(conv_tile) {
     if (k != rank) return ox_invalid(c, "%d repeats for rank %d", k, rank);
     ox_id y = x;
     for (int a = 0; a < rank; a++) {
-        if (reps[a] < 0) return ox_invalid(c, "negative repeat");
+        if (reps[a] < 0 || reps[a] > OX_MAX_DIM) return ox_invalid(c, "repeat %lld is out of range", (long long)reps[a]);
         if (reps[a] == 1) continue;
         if (rank + 1 > KILN_MAX_RANK) return ox_unsupported(c, "rank %d", rank);
         kiln_shape s = OV(c, y)->shape;
@@ -520,6 +535,8 @@ OX_CONV(conv_pad) {
         int axis;
         KILN_TRY(ox_axis(c, na >= 0 ? axes[i] : i, rank, "axis", &axis));
         int64_t before = pads[i], after = pads[i + count];
+        if (before > OX_MAX_DIM || before < -OX_MAX_DIM || after > OX_MAX_DIM || after < -OX_MAX_DIM)
+            return ox_invalid(c, "pads out of range");
         kiln_dim d = OV(c, y)->shape.dims[axis];
         if (before < 0 || after < 0) { /* negative pads crop */
             kiln_dim s = before < 0 ? -before : 0;
@@ -568,7 +585,7 @@ OX_CONV(conv_constant_of_shape) {
     OX_REQ(sh, 0);
     kiln_dim dims[KILN_MAX_RANK];
     int k;
-    KILN_TRY(need_dims(c, sh, "the shape", dims, KILN_MAX_RANK, &k));
+    KILN_TRY(need_sizes(c, sh, "the shape", dims, KILN_MAX_RANK, &k));
     ox_id v;
     const onnx_attr *a = onnx_node_attr(n, "value");
     if (a && a->t) {
@@ -609,8 +626,8 @@ OX_CONV(conv_range) {
             return ox_unsupported(c, "a floating-point Range with bounds computed at run time");
         if (fd == 0) return ox_invalid(c, "delta is 0");
         double cnt = ceil((fl - fs) / fd);
+        if (cnt > 1e9 || cnt != cnt) return ox_unsupported(c, "a Range of %g elements", cnt);
         kiln_dim count = cnt > 0 ? (kiln_dim)cnt : 0;
-        if (cnt > 1e9) return ox_unsupported(c, "a Range of %g elements", cnt);
         ox_id fdelta, fstart;
         KILN_TRY(ox_iota(c, 1, &count, 0, 0, &idx));
         KILN_TRY(ox_cast(c, idx, dt, &idx));
@@ -622,6 +639,9 @@ OX_CONV(conv_range) {
         return ox_binary(c, KILN_OP_ADD, idx, fstart, &out[0]);
     }
     if (ks != 1 || kl != 1 || kd != 1) return ox_unsupported(c, "Range bounds computed at run time");
+    if ((kiln_dim_is_const(s) && (s > OX_MAX_DIM || s < -OX_MAX_DIM)) ||
+        (kiln_dim_is_const(l) && (l > OX_MAX_DIM || l < -OX_MAX_DIM)))
+        return ox_invalid(c, "Range bounds out of range");
     if (!kiln_dim_is_const(d)) return ox_unsupported(c, "a symbolic Range delta");
     if (d == 0) return ox_invalid(c, "delta is 0");
     kiln_dim count;
@@ -694,6 +714,7 @@ OX_CONV(conv_one_hot) {
     OX_REQ(vals, 2);
     double depth_f;
     if (!ox_const_f64(c, dep, &depth_f)) return ox_unsupported(c, "depth computed at run time");
+    if (!(depth_f >= 1 && depth_f <= (double)OX_MAX_DIM)) return ox_invalid(c, "depth %g is out of range", depth_f);
     int64_t depth = (int64_t)depth_f;
     kiln_shape is = OV(c, idx)->shape;
     int rank = is.rank + 1, axis;

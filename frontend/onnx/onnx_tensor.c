@@ -153,6 +153,8 @@ kiln_status onnx_tensor_data(const onnx_tensor_proto *t, const char *base_dir, o
     for (int i = 0; i < t->ndims; i++) {
         if (t->dims[i] < 0)
             return kiln_error(KILN_ERR_FORMAT, "tensor '%s' has a negative dimension %lld", name, (long long)t->dims[i]);
+        if (t->dims[i] > OX_MAX_DIM)
+            return kiln_error(KILN_ERR_LIMIT, "tensor '%s': dimension %lld is too large", name, (long long)t->dims[i]);
         shape[i] = t->dims[i];
         if (t->dims[i] && numel > (UINT64_C(1) << 48) / (uint64_t)t->dims[i])
             return kiln_error(KILN_ERR_LIMIT, "tensor '%s' is too large", name);
