@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kiln/plan.h"
 #include "kiln/ref.h"
 #include "kiln/session.h"
 
@@ -68,13 +69,45 @@ static void ref_destroy(void *state) {
 
 static const kiln_backend ref_backend = {KILN_DEVICE_REF, "ref", ref_create, ref_run, ref_destroy, NULL};
 
+/* ---- fused kernels on the host evaluator: tests fusion and planning
+ * without a code generator ---- */
+typedef struct kir_state {
+    kiln_plan *plan;
+    const kiln_tensor_map *weights; /* the plan binds weights per run */
+} kir_state;
+
+static kiln_status kir_create(const kiln_graph *g, const kiln_tensor_map *weights, const kiln_session_options *opt,
+                              void **state) {
+    (void)opt;
+    kir_state *k = calloc(1, sizeof *k);
+    if (!k) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    kiln_status s = kiln_plan_compile(g, NULL, &k->plan);
+    if (s) {
+        free(k);
+        return s;
+    }
+    k->weights = weights;
+    *state = k;
+    return KILN_OK;
+}
+
+static kiln_status kir_run(void *state, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
+    kir_state *k = state;
+    return kiln_plan_run(k->plan, k->weights, inputs, outputs);
+}
+
+static void kir_destroy(void *state) {
+    kir_state *k = state;
+    kiln_plan_free(k->plan);
+    free(k);
+}
+
+static const kiln_backend kir_backend = {KILN_DEVICE_KIR, "kir", kir_create, kir_run, kir_destroy, NULL};
+
 /* Backends built into this binary register here; each backend's CMake
  * defines KILN_HAVE_<KIND>_BACKEND for kiln_core when it is compiled in. */
 #ifdef KILN_HAVE_CPU_BACKEND
 extern const kiln_backend kiln_cpu_backend;
-#endif
-#ifdef KILN_HAVE_KIR_BACKEND
-extern const kiln_backend kiln_kir_backend;
 #endif
 #ifdef KILN_HAVE_VULKAN_BACKEND
 extern const kiln_backend kiln_vulkan_backend;
@@ -88,9 +121,7 @@ static const kiln_backend *backend_for(kiln_device_kind kind) {
 #ifdef KILN_HAVE_CPU_BACKEND
     case KILN_DEVICE_CPU: return &kiln_cpu_backend;
 #endif
-#ifdef KILN_HAVE_KIR_BACKEND
-    case KILN_DEVICE_KIR: return &kiln_kir_backend;
-#endif
+    case KILN_DEVICE_KIR: return &kir_backend;
 #ifdef KILN_HAVE_VULKAN_BACKEND
     case KILN_DEVICE_VULKAN: return &kiln_vulkan_backend;
 #endif
