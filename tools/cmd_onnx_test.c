@@ -220,13 +220,14 @@ static int run_data_set(const char *dir, const kiln_graph *g, kiln_session *sess
 }
 
 /* Inputs that play the part of attributes (shapes, axes, K, a Range's
- * bounds): small integer tensors and numeric scalars. */
+ * bounds, Resize's scales and roi): integer tensors of up to 64 elements,
+ * float tensors of up to 8. */
 static kiln_tensor_map *shape_like_inputs(const kiln_tensor_map *feed) {
     kiln_tensor_map *bind = kiln_tensor_map_new();
     for (int i = 0; bind && i < kiln_tensor_map_count(feed); i++) {
         const kiln_tensor *t = kiln_tensor_map_at(feed, i);
         int64_t n = kiln_tensor_numel(t);
-        if ((!kiln_dtype_is_float(t->dtype) && n <= 64) || n == 1) {
+        if ((!kiln_dtype_is_float(t->dtype) && n <= 64) || n <= 8) {
             kiln_tensor copy;
             kiln_status s = kiln_tensor_convert(t, t->dtype, &copy);
             if (!s) s = kiln_tensor_map_put(bind, kiln_tensor_map_name(feed, i), copy);
