@@ -172,6 +172,7 @@ extern const ox_converter ox_nn_ops[];
 extern const ox_converter ox_more_ops[];
 extern const ox_converter ox_conv_ops[];
 extern const ox_converter ox_resize_ops[];
+extern const ox_converter ox_scatter_ops[];
 
 /* The whole import (onnx_import.c): graph and weight map for a decoded
  * model. Initializers view the model's bytes unless copy_weights is set;
