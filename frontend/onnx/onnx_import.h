@@ -156,6 +156,9 @@ kiln_status onnx_tensor_data(const onnx_tensor_proto *t, const char *base_dir, o
 void onnx_ext_files_free(onnx_ext_files *e);
 kiln_status onnx_ext_files_hold(onnx_ext_files *e, kiln_tensor_map *m); /* hands the mappings to m */
 
+/* Conv of x with w by the node's conv attributes, no bias (onnx_ops_conv.c). */
+kiln_status ox_conv_apply(ox_ctx *c, const onnx_node *n, ox_id x, ox_id w, ox_id *out);
+
 /* ---- converters ------------------------------------------------------------ */
 typedef kiln_status (*ox_convert_fn)(ox_ctx *c, const onnx_node *n, const ox_id *in, int nin, ox_id *out, int nout);
 
@@ -173,6 +176,7 @@ extern const ox_converter ox_more_ops[];
 extern const ox_converter ox_conv_ops[];
 extern const ox_converter ox_resize_ops[];
 extern const ox_converter ox_scatter_ops[];
+extern const ox_converter ox_quant_ops[];
 
 /* The whole import (onnx_import.c): graph and weight map for a decoded
  * model. Initializers view the model's bytes unless copy_weights is set;

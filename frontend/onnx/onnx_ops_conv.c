@@ -190,19 +190,23 @@ static kiln_status kernel_of(ox_ctx *c, const onnx_node *n, ox_id w, int nsp, in
     return KILN_OK;
 }
 
-OX_CONV(conv_conv) {
-    (void)nout;
-    OX_REQ(x, 0);
-    OX_REQ(w, 1);
-    if (!kiln_dtype_is_float(ox_dtype(c, x))) return ox_invalid(c, "needs floating-point input");
+kiln_status ox_conv_apply(ox_ctx *c, const onnx_node *n, ox_id x, ox_id w, ox_id *out) {
     int nsp = ox_rank(c, x) - 2;
     int64_t k[MAX_SP];
     if (nsp < 1 || nsp > MAX_SP) return ox_unsupported(c, "%d spatial dims", nsp);
     KILN_TRY(kernel_of(c, n, w, nsp, k));
     geom g;
     KILN_TRY(geometry(c, n, x, k, 0, &g));
+    return conv_core(c, x, w, ox_attr_i(n, "group", 1), &g, out);
+}
+
+OX_CONV(conv_conv) {
+    (void)nout;
+    OX_REQ(x, 0);
+    OX_REQ(w, 1);
+    if (!kiln_dtype_is_float(ox_dtype(c, x))) return ox_invalid(c, "needs floating-point input");
     ox_id y;
-    KILN_TRY(conv_core(c, x, w, ox_attr_i(n, "group", 1), &g, &y));
+    KILN_TRY(ox_conv_apply(c, n, x, w, &y));
     return add_bias(c, y, ox_in(in, nin, 2), &out[0]);
 }
 
