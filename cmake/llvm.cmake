@@ -79,6 +79,8 @@ target_sources(kiln_core PRIVATE ${KILN_LLVM_SOURCES})
 # include/kiln/llvm.h includes llvm-c headers, so users of kiln_core need them too.
 target_include_directories(kiln_core SYSTEM PUBLIC ${KILN_LLVM_INCLUDE_DIR})
 target_compile_definitions(kiln_core PUBLIC KILN_WITH_LLVM=1)
+# runtime/session.c registers the cpu backend (backends/llvm/cpu_backend.c)
+target_compile_definitions(kiln_core PRIVATE KILN_HAVE_CPU_BACKEND=1)
 target_link_directories(kiln_core PUBLIC ${KILN_LLVM_LIB_DIR})
 target_link_libraries(kiln_core PUBLIC ${KILN_LLVM_LINK})
 

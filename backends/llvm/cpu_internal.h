@@ -1,0 +1,59 @@
+/* The CPU backend's insides shared by codegen, program, executor and .kmod
+ * files (not public API). */
+#ifndef KILN_CPU_INTERNAL_H
+#define KILN_CPU_INTERNAL_H
+
+#include <stdint.h>
+
+#include "kiln/cpu.h"
+#include "llvm_internal.h"
+
+/* How a MATMUL kernel's operands reach the GEMM. */
+typedef struct cpu_mm_layout {
+    int trans_a, trans_b;   /* the GEMM's layout flags */
+    int a_direct, b_direct; /* strided with a unit stride: read in place */
+    int plain_epilogue;     /* out_expr is VALUE(0): no epilogue hook */
+} cpu_mm_layout;
+void cpu_matmul_layout(const kiln_kernel *k, cpu_mm_layout *l);
+
+typedef void (*cpu_entry_fn)(const void *args, const kiln_jit_rt *rt);
+
+typedef struct cpu_kernel {
+    int code;          /* index of the emitted code it runs (kernels with equal code share it) */
+    uint64_t fingerprint;
+    int gemm;          /* f32 MATMUL through the GEMM */
+    cpu_mm_layout mm;
+    kiln_gemm_desc desc; /* resolved, for scratch sizes */
+    cpu_entry_fn entry, pack_a, pack_b;
+} cpu_kernel;
+
+struct kiln_cpu_program {
+    kiln_plan *plan;
+    kiln_llvm_target *target;
+    kiln_llvm_jit *jit;
+    int nkernels, ncode;
+    cpu_kernel *kernels;
+    kiln_cpu_timings timings;
+};
+
+/* ---- codegen_module.c ---- */
+/* Fingerprint of everything code generation reads from a kernel (not its
+ * tensors, names, or the values of symbolic dims). */
+uint64_t cpu_kernel_fingerprint(const kiln_kernel *k);
+/* Equal code: kernels whose generated code would be identical. */
+int cpu_kernel_same_code(const kiln_kernel *a, const kiln_kernel *b);
+/* Fills p->kernels (code indices, fingerprints, GEMM layouts) from the plan. */
+kiln_status cpu_program_layout(kiln_cpu_program *p);
+/* Emits one module with every distinct kernel of the program, verified and
+ * optimized; timings updated. */
+kiln_status cpu_emit_module(kiln_cpu_program *p, kiln_llvm_module **out);
+/* Looks up every kernel's functions in p->jit. */
+kiln_status cpu_bind_symbols(kiln_cpu_program *p);
+/* Symbol names: the entry of code c, and its GEMM / pack functions. */
+void cpu_symbol(char *buf, size_t cap, int code, const char *suffix);
+
+/* ---- cpu_program.c ---- */
+kiln_status cpu_program_new(kiln_plan *plan, const kiln_cpu_options *opt, kiln_cpu_program **out);
+kiln_status cpu_target_for(const kiln_cpu_options *opt, kiln_llvm_target **out);
+
+#endif

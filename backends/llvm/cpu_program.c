@@ -1,0 +1,80 @@
+/* Programs: a graph compiled into a plan, its kernels emitted into one
+ * module, optimized and JIT-compiled for the host. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cpu_internal.h"
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+kiln_status cpu_target_for(const kiln_cpu_options *opt, kiln_llvm_target **out) {
+    if (opt && opt->cpu && *opt->cpu) return kiln_llvm_target_create(NULL, opt->cpu, opt->features, out);
+    return kiln_llvm_target_host(out);
+}
+
+kiln_status cpu_program_new(kiln_plan *plan, const kiln_cpu_options *opt, kiln_cpu_program **out) {
+    *out = NULL;
+    kiln_cpu_program *p = calloc(1, sizeof *p);
+    if (!p) {
+        kiln_plan_free(plan);
+        return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    p->plan = plan;
+    kiln_status s = cpu_target_for(opt, &p->target);
+    if (!s) s = cpu_program_layout(p);
+    if (s) {
+        kiln_cpu_program_free(p);
+        return s;
+    }
+    *out = p;
+    return KILN_OK;
+}
+
+void kiln_cpu_program_free(kiln_cpu_program *p) {
+    if (!p) return;
+    kiln_llvm_jit_free(p->jit);
+    kiln_llvm_target_free(p->target);
+    kiln_plan_free(p->plan);
+    free(p->kernels);
+    free(p);
+}
+
+const kiln_plan *kiln_cpu_program_plan(const kiln_cpu_program *p) { return p ? p->plan : NULL; }
+const kiln_cpu_timings *kiln_cpu_program_timings(const kiln_cpu_program *p) { return p ? &p->timings : NULL; }
+
+kiln_status kiln_cpu_compile(const kiln_graph *g, const kiln_cpu_options *opt, kiln_cpu_program **out) {
+    if (!g || !out) return kiln_error(KILN_ERR_INVALID, "kiln_cpu_compile: NULL argument");
+    *out = NULL;
+    double t0 = now();
+    kiln_plan_options po = {NULL, 0, opt ? opt->no_fusion : 0};
+    kiln_plan *plan = NULL;
+    KILN_TRY(kiln_plan_compile(g, &po, &plan));
+    double t1 = now();
+    /* the JIT runs here, so the code is for this machine whatever opt says */
+    kiln_cpu_options host = {0};
+    if (opt) host = *opt;
+    host.cpu = host.features = NULL;
+    kiln_cpu_program *p = NULL;
+    KILN_TRY(cpu_program_new(plan, &host, &p));
+    p->timings.plan = t1 - t0;
+    kiln_llvm_module *m = NULL;
+    kiln_status s = cpu_emit_module(p, &m);
+    double t2 = now();
+    if (!s) s = kiln_llvm_jit_create(p->target, &p->jit);
+    if (!s) s = kiln_llvm_jit_add_module(p->jit, m);
+    kiln_llvm_module_free(m);
+    if (!s) s = cpu_bind_symbols(p); /* lookups make LLJIT generate the code */
+    p->timings.jit = now() - t2;
+    p->timings.total = now() - t0;
+    if (s) {
+        kiln_cpu_program_free(p);
+        return kiln_error_wrap(s, "compiling graph '%s' for the CPU", kiln_graph_name(g));
+    }
+    *out = p;
+    return KILN_OK;
+}
