@@ -210,15 +210,40 @@ OX_CONV(conv_batch_norm) {
     OX_REQ(var, 4);
     int rank = ox_rank(c, x);
     if (rank < 2) return ox_invalid(c, "needs rank >= 2");
-    if (ox_attr_i(n, "training_mode", 0) || (nout > 1 && wants(n, nout, 1)))
-        return ox_unsupported(c, "training mode (running statistics)");
+    int training = c->opset >= 14 ? ox_attr_i(n, "training_mode", 0) != 0 : c->opset < 7 ? !ox_attr_i(n, "is_test", 0) : nout > 1;
     kiln_dtype dt = ox_dtype(c, x);
     ox_id p[4] = {scale, bias, mean, var};
     for (int i = 0; i < 4; i++) {
         KILN_TRY(ox_cast(c, p[i], dt, &p[i]));
         KILN_TRY(per_channel(c, p[i], rank, &p[i]));
     }
-    return affine_norm(c, x, p[2], p[3], ox_attr_f(n, "epsilon", 1e-5), p[0], p[1], &out[0]);
+    double eps = ox_attr_f(n, "epsilon", 1e-5);
+    if (!training) return affine_norm(c, x, p[2], p[3], eps, p[0], p[1], &out[0]);
+    /* training: normalise by the batch statistics (population variance over
+     * every axis but 1) and blend them into the running ones by momentum */
+    if (c->opset < 14) return ox_unsupported(c, "training mode before opset 14");
+    int64_t axes[KILN_MAX_RANK];
+    int na = 0;
+    for (int i = 0; i < rank; i++)
+        if (i != 1) axes[na++] = i;
+    ox_id bm, bv, d;
+    KILN_TRY(ox_reduce(c, KILN_OP_REDUCE_MEAN, x, na, axes, 1, &bm));
+    KILN_TRY(ox_binary(c, KILN_OP_SUB, x, bm, &d));
+    KILN_TRY(ox_binary(c, KILN_OP_MUL, d, d, &d));
+    KILN_TRY(ox_reduce(c, KILN_OP_REDUCE_MEAN, d, na, axes, 1, &bv));
+    KILN_TRY(affine_norm(c, x, bm, bv, eps, p[0], p[1], &out[0]));
+    double mom = ox_attr_f(n, "momentum", 0.9);
+    ox_id stats[2] = {mean, var}, batch[2] = {bm, bv};
+    for (int i = 0; i < 2 && i + 1 < nout; i++) {
+        ox_id run, cur;
+        kiln_dim cdim = OV(c, stats[i])->shape.dims[0];
+        KILN_TRY(ox_cast(c, stats[i], dt, &run));
+        KILN_TRY(ox_reshape(c, batch[i], 1, &cdim, &cur));
+        KILN_TRY(ox_binary_s(c, KILN_OP_MUL, run, mom, &run));
+        KILN_TRY(ox_binary_s(c, KILN_OP_MUL, cur, 1 - mom, &cur));
+        KILN_TRY(ox_binary(c, KILN_OP_ADD, run, cur, &out[i + 1]));
+    }
+    return KILN_OK;
 }
 
 /* mean and population variance over `axes` (kept) */
