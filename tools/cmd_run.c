@@ -5,6 +5,7 @@
 
 #include "commands.h"
 #include "kiln/safetensors.h"
+#include "kmod_run.h"
 #include "kiln/session.h"
 #include "model_args.h"
 
@@ -46,7 +47,8 @@ int cmd_run(int argc, char **argv) {
     const command_spec spec = {
         "run", "MODEL [--inputs IN.safetensors] [--out OUT.safetensors] [options]",
         "Run one forward pass of MODEL on the named input tensors and write every output by name.",
-        "MODEL is a Hugging Face folder (config.json + model.safetensors), or a .kiln description.\n"
+        "MODEL is a Hugging Face folder (config.json + model.safetensors), a .kiln description, or a\n"
+        ".kmod module from 'kiln compile' (weights embedded or from --weights FILE).\n"
         "Inputs are looked up by name (input_ids, attention_mask, token_type_ids, decoder_input_ids, ...);\n"
         "integer inputs may be i32 or i64. Optional inputs (an attention mask) take their defaults.\n"
         "Outputs: logits (GPT-2, Llama, T5), last_hidden_state and pooler_output (BERT),\n"
@@ -57,6 +59,8 @@ int cmd_run(int argc, char **argv) {
     int npos;
     int r = parse_args(&spec, argc, argv, pos, &npos);
     if (r) return r == 1 ? 0 : 2;
+    if (kmod_is_module(pos[0]))
+        return kmod_run(pos[0], inputs_path, out_path, device, (int)threads, profile, ma.weights, ma.sets.count);
 
     kiln_session_options so = {{KILN_DEVICE_REF, -1}, (int)threads, profile, 0, NULL};
     kiln_status s = kiln_device_parse(device, &so.device);

@@ -14,6 +14,7 @@ int cmd_dump(int argc, char **argv);
 int cmd_onnx_test(int argc, char **argv);
 int cmd_devices(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_compile(int argc, char **argv);
 
 
 #endif

@@ -9,6 +9,7 @@ static int cmd_version(int argc, char **argv);
 
 static const command commands[] = {
     {"run", "run a model on inputs from a safetensors file, write its outputs", cmd_run},
+    {"compile", "compile a model ahead of time for the CPU into a .kmod module", cmd_compile},
     {"dump", "print a model's graph in kiln's textual IR", cmd_dump},
     {"onnx-test", "run ONNX backend node tests against kiln", cmd_onnx_test},
     {"generate", "continue a prompt with a language model (text or token ids)", cmd_generate},
