@@ -442,7 +442,55 @@ OX_CONV(conv_pool) {
     return ox_binary(c, KILN_OP_DIV, y, cnt, &out[0]);
 }
 
+/* CausalConvWithState(input [B, C, L], weight [C, 1, k], bias?, past_state?
+ * [B, C, k-1]; activation): a depthwise convolution over past_state
+ * (zeros when absent) followed by the input; present_state is the last
+ * k - 1 positions of that sequence. */
+OX_CONV(conv_causal_conv) {
+    OX_REQ(x, 0);
+    OX_REQ(w, 1);
+    ox_id bias = ox_in(in, nin, 2), past = ox_in(in, nin, 3);
+    kiln_shape xs = OV(c, x)->shape, ws = OV(c, w)->shape;
+    if (xs.rank != 3 || ws.rank != 3) return ox_invalid(c, "input and weight must be rank 3");
+    if (!kiln_dim_is_const(xs.dims[1]) || !kiln_dim_is_const(xs.dims[2]) || !kiln_dim_is_const(ws.dims[2]))
+        return ox_unsupported(c, "symbolic channel, length or kernel size");
+    int64_t C = xs.dims[1], L = xs.dims[2], k = ws.dims[2];
+    if (k < 1 || ws.dims[0] != C || ws.dims[1] != 1) return ox_invalid(c, "weight must be [channels, 1, k]");
+    ox_id seq = x;
+    if (k > 1) {
+        ox_id parts[2];
+        if (past != OX_NONE) parts[0] = past;
+        else {
+            ox_id zero;
+            kiln_dim pd[3] = {xs.dims[0], C, k - 1};
+            KILN_TRY(ox_like(c, x, 0, &zero));
+            KILN_TRY(ox_expand(c, zero, 3, pd, &parts[0]));
+        }
+        parts[1] = x;
+        KILN_TRY(ox_concat(c, 2, parts, 2, &seq));
+    }
+    geom g = {1, {L + k - 1}, {k}, {1}, {1}, {0}, {0}, {L}, {0}};
+    ox_id y;
+    KILN_TRY(conv_core(c, seq, w, C, &g, &y));
+    KILN_TRY(add_bias(c, y, bias, &y));
+    const char *act = ox_attr_s(n, "activation", "none");
+    if (!strcmp(act, "silu") || !strcmp(act, "swish")) KILN_TRY(ox_unary(c, KILN_OP_SILU, y, &y));
+    else if (strcmp(act, "none")) return ox_invalid(c, "unknown activation '%s'", act);
+    out[0] = y;
+    if (nout > 1) {
+        if (k > 1) KILN_TRY(ox_slice(c, seq, 2, L, L + k - 1, 1, &out[1]));
+        else { /* an empty state */
+            kiln_dim pd[3] = {xs.dims[0], C, 0};
+            ox_id zero;
+            KILN_TRY(ox_like(c, x, 0, &zero));
+            KILN_TRY(ox_expand(c, zero, 3, pd, &out[1]));
+        }
+    }
+    return KILN_OK;
+}
+
 const ox_converter ox_conv_ops[] = {
+    {"CausalConvWithState", conv_causal_conv},
     {"Conv", conv_conv},       {"ConvTranspose", conv_conv_transpose}, {"MaxPool", conv_pool},
     {"AveragePool", conv_pool}, {"LpPool", conv_pool},
     {NULL, NULL},
