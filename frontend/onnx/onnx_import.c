@@ -174,7 +174,7 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
     for (int i = 0; i < n->nattrs; i++) {
         const onnx_attr *a = &n->attrs[i];
         if (a->ref_attr_name) return ox_unsupported(c, "attribute '%s' refers to a function attribute", a->name);
-        if (a->type == ONNX_ATTR_GRAPH || a->type == ONNX_ATTR_GRAPHS)
+        if ((a->type == ONNX_ATTR_GRAPH && strcmp(n->op_type, "If") != 0) || a->type == ONNX_ATTR_GRAPHS)
             return ox_unsupported(c, "attribute '%s' is a subgraph (control flow is not supported)", a->name);
         if (a->type == ONNX_ATTR_SPARSE_TENSOR || a->type == ONNX_ATTR_SPARSE_TENSORS || a->type == ONNX_ATTR_TYPE_PROTO ||
             a->type == ONNX_ATTR_TYPE_PROTOS)
@@ -185,6 +185,37 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
         if (!*n->outputs[i]) continue;
         if (out[i] == OX_NONE) return ox_unsupported(c, "output %d ('%s') is not supported", i, n->outputs[i]);
         KILN_TRY(ox_bind_name(c, n->outputs[i], out[i]));
+    }
+    return KILN_OK;
+}
+
+kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, ox_id *outs, int nouts) {
+    if (g->ninputs) return ox_unsupported(c, "a subgraph with inputs");
+    if (g->noutputs != nouts) return ox_invalid(c, "the subgraph has %d outputs, the node %d", g->noutputs, nouts);
+    if (g->nsparse_inits) return ox_unsupported(c, "sparse initializers");
+    const onnx_node *saved = c->node;
+    int saved_index = c->node_index;
+    kiln_status s = KILN_OK;
+    for (int i = 0; i < g->ninits && !s; i++) {
+        kiln_tensor t;
+        ox_id id;
+        s = onnx_tensor_data(&g->inits[i], NULL, NULL, &t);
+        if (!s) s = ox_from_tensor(c, &t, &id);
+        if (!s) s = ox_bind_name(c, g->inits[i].name ? g->inits[i].name : "", id);
+    }
+    for (int i = 0; i < g->nnodes && !s; i++) {
+        c->node = &g->nodes[i];
+        c->node_index = i;
+        s = convert_node(c, &g->nodes[i]);
+        if (s) s = wrap_node(s, c, &g->nodes[i]);
+    }
+    c->node = saved;
+    c->node_index = saved_index;
+    if (s) return kiln_error_wrap(s, "subgraph '%s'", g->name);
+    for (int i = 0; i < nouts; i++) {
+        outs[i] = ox_lookup(c, g->outputs[i].name);
+        if (outs[i] == OX_NONE) return ox_invalid(c, "subgraph output '%s' is never produced", g->outputs[i].name);
+        if (OV(c, outs[i])->bad) return ox_unsupported(c, "subgraph output '%s': %s", g->outputs[i].name, OV(c, outs[i])->bad);
     }
     return KILN_OK;
 }

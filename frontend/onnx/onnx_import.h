@@ -156,6 +156,10 @@ kiln_status onnx_tensor_data(const onnx_tensor_proto *t, const char *base_dir, o
 void onnx_ext_files_free(onnx_ext_files *e);
 kiln_status onnx_ext_files_hold(onnx_ext_files *e, kiln_tensor_map *m); /* hands the mappings to m */
 
+/* Converts a subgraph's nodes in place (its names join the current scope)
+ * and returns its outputs (onnx_import.c). */
+kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, ox_id *outs, int nouts);
+
 /* Conv of x with w by the node's conv attributes, no bias (onnx_ops_conv.c). */
 kiln_status ox_conv_apply(ox_ctx *c, const onnx_node *n, ox_id x, ox_id w, ox_id *out);
 

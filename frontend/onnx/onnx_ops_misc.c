@@ -644,7 +644,20 @@ OX_CONV(conv_bitcast) {
     return ox_from_tensor(c, &r, &out[0]);
 }
 
+/* If with a condition known at import time: the chosen branch is inlined
+ * (exporters emit such Ifs on shape tests). */
+OX_CONV(conv_if) {
+    OX_REQ(cond, 0);
+    (void)nin;
+    double v;
+    if (!ox_const_f64(c, cond, &v)) return ox_unsupported(c, "a condition computed at run time (control flow)");
+    const onnx_attr *br = onnx_node_attr(n, v != 0 ? "then_branch" : "else_branch");
+    if (!br || !br->g) return ox_invalid(c, "attribute '%s' is missing", v != 0 ? "then_branch" : "else_branch");
+    return ox_inline_graph(c, br->g, out, nout);
+}
+
 const ox_converter ox_misc_ops[] = {
+    {"If", conv_if},
     {"HannWindow", conv_window},         {"HammingWindow", conv_window},
     {"BlackmanWindow", conv_window},     {"CenterCropPad", conv_center_crop_pad},
     {"LRN", conv_lrn},                   {"Einsum", conv_einsum},

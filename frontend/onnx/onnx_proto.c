@@ -274,6 +274,8 @@ static kiln_status decode_tensor_field(onnx_arena *a, const pb_msg *m, const pb_
     return decode_tensor_msg(a, sub, out);
 }
 
+static kiln_status decode_graph(onnx_arena *a, const pb_msg *parent, const pb_field *pf, onnx_graph *g);
+
 /* ---- AttributeProto ----------------------------------------------------- */
 static kiln_status decode_attr(onnx_arena *a, const pb_msg *parent, const pb_field *pf, onnx_attr *at) {
     static const rep_spec specs[] = {
@@ -321,8 +323,14 @@ static kiln_status decode_attr(onnx_arena *a, const pb_msg *parent, const pb_fie
             if (!(at->t = onnx_arena_alloc(a, sizeof *at->t))) return NOMEM;
             KILN_TRY(decode_tensor_field(a, m, &f, at->t));
             break;
-        case 6: case 22: case 14:
-            EXPECT(PB_LEN, f.num == 6 ? "g" : f.num == 22 ? "sparse_tensor" : "tp");
+        case 6: /* a subgraph (If branches): nesting is bounded by PB_MAX_DEPTH */
+            EXPECT(PB_LEN, "g");
+            at->has_graph = 1;
+            if (!(at->g = onnx_arena_alloc(a, sizeof *at->g))) return NOMEM;
+            KILN_TRY(decode_graph(a, m, &f, at->g));
+            break;
+        case 22: case 14:
+            EXPECT(PB_LEN, f.num == 22 ? "sparse_tensor" : "tp");
             at->has_graph = 1;
             break;
         case 7: KILN_TRY(append_scalars(m, &f, PB_I32, "floats", K_F32, at->floats, c.n[7], &at->n_floats)); break;

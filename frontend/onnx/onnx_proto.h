@@ -92,7 +92,8 @@ typedef struct onnx_attr {
     int64_t *ints;
     const char **strings;
     onnx_tensor_proto *tensors;
-    int has_graph; /* g, sparse_tensor or tp present: kept undecoded */
+    int has_graph;          /* g, sparse_tensor or tp present */
+    struct onnx_graph *g;   /* the decoded subgraph (GRAPH attributes) */
 } onnx_attr;
 
 typedef struct onnx_node {
