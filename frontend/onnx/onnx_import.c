@@ -7,7 +7,7 @@
 
 #include "onnx_import.h"
 
-static const ox_converter *const tables[] = {ox_elementwise_ops, ox_reduce_ops, ox_shape_ops, ox_nn_ops, ox_more_ops, ox_conv_ops, ox_resize_ops, ox_scatter_ops, ox_quant_ops, ox_misc_ops, ox_rnn_ops};
+static const ox_converter *const tables[] = {ox_elementwise_ops, ox_reduce_ops, ox_shape_ops, ox_nn_ops, ox_more_ops, ox_conv_ops, ox_resize_ops, ox_scatter_ops, ox_quant_ops, ox_misc_ops, ox_rnn_ops, ox_loop_ops};
 
 static const ox_converter *find_converter(const char *op_type) {
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)
@@ -145,8 +145,13 @@ static kiln_status wrap_node(kiln_status s, ox_ctx *c, const onnx_node *n) {
 
 #define MAX_NODE_IO 4096
 
+/* Unrolled loops could otherwise multiply without bound. */
+#define MAX_CONVERTED (1 << 20)
+
 static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
     const ox_converter *cv = NULL;
+    if (++c->converted > MAX_CONVERTED)
+        return kiln_error(KILN_ERR_LIMIT, "the model unrolls to more than %d nodes", MAX_CONVERTED);
     int default_domain = !*n->domain || strcmp(n->domain, "ai.onnx") == 0;
     if (default_domain) cv = find_converter(n->op_type);
     if (!cv) {
@@ -174,7 +179,8 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
     for (int i = 0; i < n->nattrs; i++) {
         const onnx_attr *a = &n->attrs[i];
         if (a->ref_attr_name) return ox_unsupported(c, "attribute '%s' refers to a function attribute", a->name);
-        if ((a->type == ONNX_ATTR_GRAPH && strcmp(n->op_type, "If") != 0) || a->type == ONNX_ATTR_GRAPHS)
+        int takes_graph = !strcmp(n->op_type, "If") || !strcmp(n->op_type, "Scan") || !strcmp(n->op_type, "Loop");
+        if ((a->type == ONNX_ATTR_GRAPH && !takes_graph) || a->type == ONNX_ATTR_GRAPHS)
             return ox_unsupported(c, "attribute '%s' is a subgraph (control flow is not supported)", a->name);
         if (a->type == ONNX_ATTR_SPARSE_TENSOR || a->type == ONNX_ATTR_SPARSE_TENSORS || a->type == ONNX_ATTR_TYPE_PROTO ||
             a->type == ONNX_ATTR_TYPE_PROTOS)
@@ -189,9 +195,10 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
     return KILN_OK;
 }
 
-kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, ox_id *outs, int nouts) {
-    if (g->ninputs) return ox_unsupported(c, "a subgraph with inputs");
+kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, int nin, const ox_id *ins, ox_id *outs, int nouts) {
+    if (g->ninputs != nin) return ox_invalid(c, "the subgraph takes %d inputs, %d are given", g->ninputs, nin);
     if (g->noutputs != nouts) return ox_invalid(c, "the subgraph has %d outputs, the node %d", g->noutputs, nouts);
+    for (int i = 0; i < nin; i++) KILN_TRY(ox_bind_name(c, g->inputs[i].name, ins[i]));
     if (g->nsparse_inits) return ox_unsupported(c, "sparse initializers");
     const onnx_node *saved = c->node;
     int saved_index = c->node_index;

@@ -54,6 +54,10 @@ typedef struct ox_ctx {
     int nvals, cap;
     int *hash; /* open addressing over named values; -1 empty */
     int hcap, nnames;
+    /* names bound inside unrolled loop bodies, unbound per iteration */
+    const char **scope_names;
+    int nscope, scope_cap, scope_depth;
+    int64_t converted; /* nodes converted, unrolled copies included (bounded) */
     /* the node being converted */
     const onnx_node *node;
     int node_index;
@@ -65,6 +69,9 @@ static inline ox_val *OV(ox_ctx *c, ox_id id) { return &c->vals[id]; }
 void ox_ctx_free(ox_ctx *c);
 kiln_status ox_bind_name(ox_ctx *c, const char *name, ox_id id); /* name -> value */
 ox_id ox_lookup(ox_ctx *c, const char *name);                     /* OX_NONE if unknown */
+/* Names bound between begin and end are unbound again at end. */
+int ox_scope_begin(ox_ctx *c);
+void ox_scope_end(ox_ctx *c, int mark);
 
 /* A value wrapping IR value v. */
 kiln_status ox_from_ir(ox_ctx *c, kiln_value v, ox_id *out);
@@ -156,9 +163,10 @@ kiln_status onnx_tensor_data(const onnx_tensor_proto *t, const char *base_dir, o
 void onnx_ext_files_free(onnx_ext_files *e);
 kiln_status onnx_ext_files_hold(onnx_ext_files *e, kiln_tensor_map *m); /* hands the mappings to m */
 
-/* Converts a subgraph's nodes in place (its names join the current scope)
+/* Converts a subgraph's nodes in place, its inputs bound to `ins` (its
+ * names join the current scope; wrap in ox_scope_begin/end to reuse it),
  * and returns its outputs (onnx_import.c). */
-kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, ox_id *outs, int nouts);
+kiln_status ox_inline_graph(ox_ctx *c, const onnx_graph *g, int nin, const ox_id *ins, ox_id *outs, int nouts);
 
 /* Conv of x with w by the node's conv attributes, no bias (onnx_ops_conv.c). */
 kiln_status ox_conv_apply(ox_ctx *c, const onnx_node *n, ox_id x, ox_id w, ox_id *out);
@@ -183,6 +191,7 @@ extern const ox_converter ox_scatter_ops[];
 extern const ox_converter ox_quant_ops[];
 extern const ox_converter ox_misc_ops[];
 extern const ox_converter ox_rnn_ops[];
+extern const ox_converter ox_loop_ops[];
 
 /* The whole import (onnx_import.c): graph and weight map for a decoded
  * model. Initializers view the model's bytes unless copy_weights is set;

@@ -653,7 +653,7 @@ OX_CONV(conv_if) {
     if (!ox_const_f64(c, cond, &v)) return ox_unsupported(c, "a condition computed at run time (control flow)");
     const onnx_attr *br = onnx_node_attr(n, v != 0 ? "then_branch" : "else_branch");
     if (!br || !br->g) return ox_invalid(c, "attribute '%s' is missing", v != 0 ? "then_branch" : "else_branch");
-    return ox_inline_graph(c, br->g, out, nout);
+    return ox_inline_graph(c, br->g, 0, NULL, out, nout);
 }
 
 const ox_converter ox_misc_ops[] = {

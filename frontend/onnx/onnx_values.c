@@ -13,6 +13,9 @@ void ox_ctx_free(ox_ctx *c) {
     }
     free(c->vals);
     free(c->hash);
+    free(c->scope_names);
+    c->scope_names = NULL;
+    c->nscope = c->scope_cap = c->scope_depth = 0;
     c->vals = NULL;
     c->hash = NULL;
     c->nvals = c->cap = c->hcap = c->nnames = 0;
@@ -61,18 +64,56 @@ ox_id ox_lookup(ox_ctx *c, const char *name) {
     return OX_NONE;
 }
 
+/* Names bound inside a scope (an unrolled loop body) are recorded so that
+ * ox_scope_end can unbind them for the next iteration; an unbound slot
+ * keeps its name with id OX_NONE and is reused when bound again. */
+static kiln_status scope_record(ox_ctx *c, const char *name) {
+    if (!c->scope_depth) return KILN_OK;
+    if (c->nscope == c->scope_cap) {
+        int cap = c->scope_cap ? c->scope_cap * 2 : 64;
+        const char **p = realloc(c->scope_names, sizeof(char *) * (size_t)cap);
+        if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+        c->scope_names = p;
+        c->scope_cap = cap;
+    }
+    c->scope_names[c->nscope++] = name;
+    return KILN_OK;
+}
+
 kiln_status ox_bind_name(ox_ctx *c, const char *name, ox_id id) {
-    if (ox_lookup(c, name) != OX_NONE)
-        return kiln_error(KILN_ERR_FORMAT, "value '%s' is produced more than once", name);
     if (!c->hcap || (c->nnames + 1) * 2 > c->hcap) KILN_TRY(grow_hash(c));
     uint32_t h = hash_str(name) & (uint32_t)(c->hcap - 1);
     name_slot *s = slots(c);
-    while (s[h].name) h = (h + 1) & (uint32_t)(c->hcap - 1);
+    while (s[h].name && strcmp(s[h].name, name) != 0) h = (h + 1) & (uint32_t)(c->hcap - 1);
+    if (s[h].name && s[h].id != OX_NONE)
+        return kiln_error(KILN_ERR_FORMAT, "value '%s' is produced more than once", name);
+    if (!s[h].name) c->nnames++;
     s[h].name = name;
     s[h].id = id;
-    c->nnames++;
     if (!c->vals[id].name) c->vals[id].name = name;
-    return KILN_OK;
+    return scope_record(c, name);
+}
+
+int ox_scope_begin(ox_ctx *c) {
+    c->scope_depth++;
+    return c->nscope;
+}
+
+void ox_scope_end(ox_ctx *c, int mark) {
+    name_slot *s = slots(c);
+    for (int i = mark; i < c->nscope; i++) {
+        const char *name = c->scope_names[i];
+        uint32_t h = hash_str(name) & (uint32_t)(c->hcap - 1);
+        while (s[h].name) {
+            if (strcmp(s[h].name, name) == 0) {
+                s[h].id = OX_NONE;
+                break;
+            }
+            h = (h + 1) & (uint32_t)(c->hcap - 1);
+        }
+    }
+    c->nscope = mark;
+    c->scope_depth--;
 }
 
 static kiln_status new_val(ox_ctx *c, ox_id *out) {
