@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kiln/quant.h"
 #include "kiln/tensor.h"
 
 int64_t kiln_shape_numel(int rank, const int64_t *shape) {
@@ -44,7 +45,15 @@ kiln_tensor kiln_tensor_view(kiln_dtype dtype, int rank, const int64_t *shape, v
 }
 
 kiln_status kiln_tensor_convert(const kiln_tensor *src, kiln_dtype dtype, kiln_tensor *dst) {
+    /* raw blocks are bytes, not values: only a same-dtype copy keeps their meaning */
+    if (src->quant && dtype != src->dtype) {
+        memset(dst, 0, sizeof *dst);
+        return kiln_error(KILN_ERR_TYPE, "tensor holds block-quantized %s data; dequantize it before converting to %s",
+                          kiln_ggml_type_name(src->quant), kiln_dtype_name(dtype));
+    }
     KILN_TRY(kiln_tensor_alloc(dst, dtype, src->rank, src->shape));
+    dst->quant = src->quant;
+    dst->quant_cols = src->quant_cols;
     size_t n = (size_t)kiln_tensor_numel(src);
     if (dtype == src->dtype) {
         memcpy(dst->data, src->data, dst->nbytes);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "status.h"
+#include "tensor.h"
 
 /* Type ids as stored in GGUF tensor infos (ggml's enum ggml_type). */
 typedef enum kiln_ggml_type {
@@ -112,5 +113,39 @@ kiln_status kiln_dequantize(uint32_t type, const void *src, size_t src_bytes, fl
  * choice), so the bytes equal what ggml/gguf-py produce. Supports f32, f16,
  * bf16, q8_0 and q4_0. */
 kiln_status kiln_quantize(uint32_t type, const float *src, int64_t n, void *dst, size_t dst_bytes);
+
+/* ---- block-quantized tensors (ir/quant_tensor.c) ----
+ * A kiln_tensor with quant set holds raw blocks: dtype u8, shape
+ * [..., row_bytes], the logical f32 shape being [..., quant_cols]
+ * (tensor.h). The types a graph can dequantize are the block types with
+ * can_dequantize: q8_0, q4_0, q4_K and q6_K. */
+
+/* Type id of a ggml type name as ggml spells it ("q8_0", "q4_K"); the
+ * lowercase spelling "q4_k" is accepted too. KILN_ERR_NOT_FOUND when the
+ * name is not a ggml type. */
+kiln_status kiln_ggml_type_parse(const char *name, uint32_t *out);
+
+/* 1 when `type` is a block type (block size > 1) that kiln dequantizes. */
+int kiln_ggml_type_is_block(uint32_t type);
+
+/* A non-owning quantized tensor over `nbytes` of raw blocks holding a
+ * logical [shape] of `type` (the last dim a whole number of blocks).
+ * Fails when the bytes do not match the shape exactly. */
+kiln_status kiln_quant_tensor_view(uint32_t type, int rank, const int64_t *logical_shape, const void *data,
+                                   size_t nbytes, kiln_tensor *out);
+
+/* Checks a quantized tensor's fields against each other: a block type
+ * kiln dequantizes, u8, rank >= 1, last dim = the bytes of quant_cols
+ * elements, nbytes = the whole raw shape. `name` names it in errors. */
+kiln_status kiln_quant_tensor_check(const kiln_tensor *t, const char *name);
+
+/* The logical shape of t (its shape, with the last dim quant_cols when
+ * t is quantized). */
+void kiln_tensor_logical_shape(const kiln_tensor *t, int64_t *shape);
+
+/* An owned f32 copy: quantized tensors dequantized exactly (as
+ * kiln_dequantize), float tensors converted. Integer and bool tensors are
+ * refused. */
+kiln_status kiln_tensor_dequantize(const kiln_tensor *t, kiln_tensor *out);
 
 #endif

@@ -17,6 +17,15 @@ typedef struct kiln_tensor {
     void *data;
     size_t nbytes;
     int owns_data; /* kiln_tensor_release frees data only when set */
+    /* Block-quantized weights (GGUF q8_0, q4_0, q4_K, q6_K; see
+     * include/kiln/quant.h and docs/quantization.md). quant is 0 for plain
+     * tensors; otherwise it is the kiln_ggml_type, dtype is u8 and shape is
+     * the raw form [..., row_bytes] whose last dim holds one row's blocks.
+     * The logical f32 tensor has the same shape with the last dim
+     * quant_cols. Graphs read such a tensor as a u8 parameter followed by
+     * a `dequantize` op (docs/ops.md). */
+    uint32_t quant;
+    int64_t quant_cols;
 } kiln_tensor;
 
 int64_t kiln_shape_numel(int rank, const int64_t *shape);
