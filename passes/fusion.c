@@ -117,7 +117,9 @@ kiln_status fusion_build(const kiln_graph *g, int no_fusion, fusion *f) {
         int all_loads = 1;
         for (int i = 0; i < nd->ninputs; i++)
             if (nd->inputs[i] != KILN_NONE && !f->materialized[nd->inputs[i]] && !cheap[nd->inputs[i]]) all_loads = 0;
-        cheap[v] = (fusion_is_movement(nd->op) || nd->op == KILN_OP_IOTA) && all_loads;
+        /* dequantize of a load is cheap too: every consumer decodes the few
+         * blocks it reads rather than materializing the f32 weight */
+        cheap[v] = (fusion_is_movement(nd->op) || nd->op == KILN_OP_IOTA || nd->op == KILN_OP_DEQUANTIZE) && all_loads;
         int mat = no_fusion || is_output[v] || (users[v] > 1 && !cheap[v]);
         if (mat) {
             f->materialized[v] = 1;

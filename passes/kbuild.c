@@ -195,6 +195,14 @@ int32_t kb_cast(kbuilder *b, kiln_dtype t, int32_t a) {
     return intern(b, e);
 }
 
+int32_t kb_bitcast(kbuilder *b, kiln_dtype t, int32_t a) {
+    if (a < 0) return -1;
+    if (b->k.exprs[a].type == t) return a;
+    kiln_kexpr e = blank(KILN_KX_BITCAST, t);
+    e.a = a;
+    return intern(b, e);
+}
+
 int32_t kb_value(kbuilder *b, int slot, kiln_dtype t) {
     kiln_kexpr e = blank(KILN_KX_VALUE, t);
     e.slot = slot;

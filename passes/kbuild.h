@@ -31,6 +31,7 @@ int32_t kb_load(kbuilder *b, int32_t slot, int32_t index, int32_t guard);
 int32_t kb_math(kbuilder *b, kiln_op op, kiln_dtype t, int32_t a, int32_t c);
 int32_t kb_select(kbuilder *b, int32_t cond, int32_t a, int32_t c);
 int32_t kb_cast(kbuilder *b, kiln_dtype t, int32_t a);
+int32_t kb_bitcast(kbuilder *b, kiln_dtype t, int32_t a); /* same-size reinterpretation */
 int32_t kb_value(kbuilder *b, int slot, kiln_dtype t);
 
 /* i64 index arithmetic with constant folding */

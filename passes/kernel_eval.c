@@ -84,6 +84,7 @@ static kiln_status run(evaluator *E, const program *p, kval *out) {
         case KILN_KX_SELECT: r = E->val[x->a].i ? E->val[x->b] : E->val[x->c]; break;
         case KILN_KX_CAST: r = ks_cast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
         case KILN_KX_VALUE: r = E->value0; break;
+        case KILN_KX_BITCAST: r = ks_bitcast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
         }
         E->val[e] = r;
     }

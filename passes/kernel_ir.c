@@ -4,6 +4,7 @@
 
 #include "kernel_scalar.h"
 #include "kiln/kernel.h"
+#include "kiln/quant.h"
 
 void kiln_kernel_release(kiln_kernel *k) {
     if (!k) return;
@@ -37,11 +38,15 @@ static kiln_status check_view(const kiln_kernel *k, const kiln_kview *v, const c
     if (v->expr < 0 || v->expr >= k->nexprs) BAD("view %s has no expression", name, nm);
     for (int i = 0; i < v->rank; i++)
         if (v->extent[i] < 0 || v->extent[i] >= k->ndims) BAD("view %s extent %d is no dim slot", name, nm, i);
-    if (v->strided) {
+    if (v->strided && v->qtype) BAD("view %s is both strided and quantized", name, nm);
+    if (v->strided || v->qtype) {
         if (v->buf < 0 || v->buf >= k->nbufs || v->offset < 0 || v->offset >= k->ndims) BAD("view %s: bad strided form", name, nm);
         for (int i = 0; i < v->rank; i++)
             if (v->stride[i] < 0 || v->stride[i] >= k->ndims) BAD("view %s stride %d is no dim slot", name, nm, i);
     }
+    if (v->qtype && (!kiln_ggml_type_is_block(v->qtype) || k->bufs[v->buf].dtype != KILN_U8 || v->qcols < 0 ||
+                     v->qcols >= k->ndims))
+        BAD("view %s: bad quantized form", name, nm);
     return KILN_OK;
 }
 
@@ -89,6 +94,12 @@ kiln_status kiln_kernel_validate(const kiln_kernel *k) {
         case KILN_KX_CAST:
             if (x->a < 0) BAD("expression %d casts nothing", name, e);
             break;
+        case KILN_KX_BITCAST: {
+            kiln_dtype from = x->a >= 0 ? k->exprs[x->a].type : KILN_BOOL;
+            if (x->a < 0 || from == KILN_BOOL || x->type == KILN_BOOL || kiln_dtype_size(from) != kiln_dtype_size(x->type))
+                BAD("expression %d bitcasts between types of different sizes", name, e);
+            break;
+        }
         default: BAD("expression %d has kind %d", name, e, (int)x->kind);
         }
     }

@@ -2,6 +2,7 @@
 #include <inttypes.h>
 
 #include "kiln/kernel.h"
+#include "kiln/quant.h"
 
 static const char *template_name(kiln_ktemplate t) {
     static const char *const names[] = {"pointwise", "reduce", "row", "matmul", "attention"};
@@ -21,8 +22,9 @@ static void print_view(const kiln_kernel *k, FILE *f, int i) {
     fprintf(f, "  view %s ", names[k->kind][i]);
     print_slots(f, "", v->rank, v->extent);
     fprintf(f, " = e%d", v->expr);
-    if (v->strided) {
-        fprintf(f, "  strided buf %d offset d%d ", v->buf, v->offset);
+    if (v->strided || v->qtype) {
+        if (v->qtype) fprintf(f, "  %s cols d%d buf %d offset d%d ", kiln_ggml_type_name(v->qtype), v->qcols, v->buf, v->offset);
+        else fprintf(f, "  strided buf %d offset d%d ", v->buf, v->offset);
         print_slots(f, "strides ", v->rank, v->stride);
     }
     fputc('\n', f);
@@ -49,6 +51,7 @@ static void print_expr(const kiln_kernel *k, FILE *f, int e) {
     case KILN_KX_SELECT: fprintf(f, "select e%d ? e%d : e%d", x->a, x->b, x->c); break;
     case KILN_KX_CAST: fprintf(f, "cast e%d", x->a); break;
     case KILN_KX_VALUE: fprintf(f, "value %d", x->slot); break;
+    case KILN_KX_BITCAST: fprintf(f, "bitcast e%d", x->a); break;
     }
     fprintf(f, " : %s\n", kiln_dtype_name(x->type));
 }

@@ -235,6 +235,51 @@ kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
     return r;
 }
 
+/* The bit pattern of x (of type t) in the low bits of a uint64. Float
+ * values of f16/bf16 type are exactly representable, so narrowing them
+ * back gives their bits. */
+static uint64_t bits_of(kiln_dtype t, kval x) {
+    switch (t) {
+    case KILN_F16: return kiln_f32_to_f16((float)x.f);
+    case KILN_BF16: return kiln_f32_to_bf16((float)x.f);
+    case KILN_F32: {
+        float f = (float)x.f;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        return u;
+    }
+    case KILN_F64: {
+        uint64_t u;
+        memcpy(&u, &x.f, 8);
+        return u;
+    }
+    default: return (uint64_t)x.i;
+    }
+}
+
+kval ks_bitcast(kiln_dtype from, kiln_dtype to, kval x) {
+    kval r = {0, 0};
+    int bits = (int)kiln_dtype_size(from) * 8;
+    uint64_t u = bits_of(from, x) & (bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1);
+    switch (to) {
+    case KILN_F16: r.f = kiln_f16_to_f32((uint16_t)u); break;
+    case KILN_BF16: r.f = kiln_bf16_to_f32((uint16_t)u); break;
+    case KILN_F32: {
+        uint32_t w = (uint32_t)u;
+        float f;
+        memcpy(&f, &w, 4);
+        r.f = f;
+        break;
+    }
+    case KILN_F64: memcpy(&r.f, &u, 8); break;
+    default:
+        r.i = (int64_t)u;
+        r = ks_round(to, r); /* sign-extends the signed types */
+        break;
+    }
+    return r;
+}
+
 int ks_supported(kiln_op op, int arity) {
     static const kiln_op unary[] = {
         KILN_OP_NEG, KILN_OP_ABS, KILN_OP_SIGN, KILN_OP_EXP, KILN_OP_LOG, KILN_OP_SQRT, KILN_OP_RSQRT, KILN_OP_RECIP,

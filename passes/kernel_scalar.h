@@ -17,6 +17,8 @@ kval ks_unary(kiln_op op, kiln_dtype t, kval x);
 /* operands of type `in`, result of type `out` (bool for comparisons) */
 kval ks_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kval a, kval b);
 kval ks_cast(kiln_dtype from, kiln_dtype to, kval x);
+/* same-size reinterpretation of the bits (KILN_KX_BITCAST) */
+kval ks_bitcast(kiln_dtype from, kiln_dtype to, kval x);
 kval ks_load(const void *data, kiln_dtype t, size_t i);
 void ks_store(void *data, kiln_dtype t, size_t i, kval v);
 double ks_as_double(kiln_dtype t, kval v);

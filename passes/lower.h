@@ -44,6 +44,7 @@ typedef struct lowerer {
     int nmemo, capmemo;
     int32_t *memo_ht;
     int memo_htcap;
+    int quant_base;        /* lw_strided: an inlined dequantize of a materialized tensor is a base (lower_quant.c) */
 } lowerer;
 
 /* Value of node v at coords (one i64 expression per axis of v); loads
@@ -57,5 +58,13 @@ void lw_view(lowerer *L, kiln_kview *view, kiln_value v, int rank, const kiln_di
 /* Coords of an input of shape `in` broadcast into coords over `out`. */
 void lw_broadcast(lowerer *L, const kiln_shape *out, const kiln_shape *in, const int32_t *coords, int32_t *in_coords);
 void lw_fail(lowerer *L, kiln_code code, const char *fmt, ...) KILN_PRINTF(3, 4);
+
+/* lower_quant.c: dequantize node n at logical coords, as byte loads of its
+ * raw input and integer/float math (bit-exact with kiln_dequantize). */
+int32_t lw_emit_dequantize(lowerer *L, const kiln_node *n, const int32_t *coords, int32_t guard);
+/* When view's node v is (movement ops over) an inlined dequantize of a
+ * materialized raw tensor, fills the view's quantized descriptor (qtype,
+ * buf, offset, strides, qcols); map as for lw_view. */
+void lw_quant_view(lowerer *L, kiln_kview *view, kiln_value v, const int *map);
 
 #endif

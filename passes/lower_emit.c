@@ -99,6 +99,8 @@ int lw_strided(lowerer *L, kiln_value v, strided *out) {
     kiln_graph *g = L->env->g;
     const kiln_node *n = NODE(v);
     if (L->env->f->materialized[v] && v != L->self) return contiguous(L, v, out);
+    if (L->quant_base && n->op == KILN_OP_DEQUANTIZE && v != L->self && L->env->f->materialized[n->inputs[0]])
+        return contiguous(L, v, out); /* the logical f32 tensor it stands for */
     if (v == L->value_node || !fusion_is_movement(n->op)) return 0;
     const kiln_node *x = NODE(n->inputs[0]);
     strided in;
@@ -312,6 +314,7 @@ static int32_t emit_node(lowerer *L, kiln_value v, const int32_t *coords, int32_
     case KILN_OP_CONCAT: return emit_concat(L, n, coords, guard);
     case KILN_OP_GATHER: return emit_gather(L, n, coords, guard);
     case KILN_OP_GATHER_ELEMENTS: return emit_gather_elements(L, n, coords, guard);
+    case KILN_OP_DEQUANTIZE: return lw_emit_dequantize(L, n, coords, guard);
     default: break;
     }
     if (ks_supported(n->op, 1) && n->ninputs == 1)
@@ -368,7 +371,11 @@ void lw_view(lowerer *L, kiln_kview *view, kiln_value v, int rank, const kiln_di
     view->expr = lw_emit(L, v, coords, -1);
     view->buf = view->offset = -1;
     strided s;
-    if (v == L->value_node || !lw_strided(L, v, &s)) return;
+    if (v == L->value_node) return;
+    if (!lw_strided(L, v, &s)) {
+        lw_quant_view(L, view, v, map);
+        return;
+    }
     kiln_dim st[KILN_KMAX_RANK];
     for (int i = 0; i < rank; i++) st[i] = 0;
     for (int j = 0; j < n->shape.rank; j++)

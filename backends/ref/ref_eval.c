@@ -5,6 +5,7 @@
 
 #include "ref_internal.h"
 #include "ref_more.h"
+#include "ref_quant.h"
 
 static const ref_kernel kernels[KILN_OP_COUNT] = {
     [KILN_OP_INPUT] = ref_source,
@@ -99,6 +100,8 @@ static const ref_kernel kernels[KILN_OP_COUNT] = {
     [KILN_OP_CUMPROD] = ref_cumulative,
     [KILN_OP_GATHER_ELEMENTS] = ref_gather_elements,
     [KILN_OP_TOPK] = ref_topk,
+
+    [KILN_OP_DEQUANTIZE] = ref_dequantize,
 };
 
 int kiln_ref_supports(kiln_op op) { return (unsigned)op < KILN_OP_COUNT && kernels[op] != NULL; }

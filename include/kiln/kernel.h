@@ -40,6 +40,9 @@ typedef enum kiln_kx_kind {
     KILN_KX_SELECT, /* a (bool) ? b : c; both sides may be evaluated */
     KILN_KX_CAST,   /* a converted to `type` (cast semantics of docs/ops.md) */
     KILN_KX_VALUE,  /* the template's value `slot` at the output coordinate */
+    KILN_KX_BITCAST, /* a's bits reinterpreted as `type` (same size, neither
+                      * bool): u16 -> f16 reads an IEEE half, u32 -> f32 a
+                      * float; see docs/compiler.md */
 } kiln_kx_kind;
 
 typedef struct kiln_kexpr {
@@ -57,7 +60,16 @@ typedef struct kiln_kexpr {
  * `strided` is set, the element is exactly
  *   LOAD(buf, dims[offset] + sum_i coords[i] * dims[stride[i]])
  * (unguarded), so emitters may use strided fast paths (GEMM packing,
- * vector loads). A stride slot whose dim is constant has that value. */
+ * vector loads). A stride slot whose dim is constant has that value.
+ *
+ * When `qtype` is set (a kiln_ggml_type: q8_0, q4_0, q4_K, q6_K; strided
+ * is then 0) the view reads a block-quantized weight through a dequantize
+ * prologue: with E = dims[offset] + sum_i coords[i] * dims[stride[i]] an
+ * element index of the logical f32 tensor whose rows have dims[qcols]
+ * columns, the element is the dequantized value of column E % cols of row
+ * E / cols of the raw blocks in buffer `buf` (u8, row r starting at byte
+ * r * row_bytes(qtype, cols)). `expr` computes exactly that, so emitters
+ * without a dequantizing fast path stay correct by evaluating `expr`. */
 typedef struct kiln_kview {
     int rank;
     int32_t extent[KILN_KMAX_RANK];
@@ -65,6 +77,8 @@ typedef struct kiln_kview {
     int strided;
     int32_t buf, offset;
     int32_t stride[KILN_KMAX_RANK];
+    uint32_t qtype;  /* 0: not a quantized view */
+    int32_t qcols;   /* dim slot: columns of the logical weight rows */
 } kiln_kview;
 
 /* ---- slots ------------------------------------------------------------ */

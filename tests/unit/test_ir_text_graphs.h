@@ -212,6 +212,10 @@ static inline kiln_graph *build_coverage_graph(void) {
     OPA(GATHER_ELEMENTS, (x, idx3), (kiln_a_int("axis", 1)));
     OPA(TOPK, (y), (kiln_a_dim("k", 3), kiln_a_int("axis", 2), kiln_a_bool("largest", 0)));
     OPA(TOPK, (x), (kiln_a_dim("k", kiln_dim_sub(g, seq, 1)), kiln_a_int("axis", 1)));
+    /* block-quantized weights: 2 rows of 64 q8_0 columns are 2 x 68 raw bytes */
+    kiln_value qw = gb_param(&b, "qw", KILN_U8, (kiln_shape){2, {2, 68}});
+    kiln_dim qshape[2] = {2, 64};
+    OPA(DEQUANTIZE, (qw), (kiln_a_str("type", "q8_0"), kiln_a_dims("shape", 2, qshape)));
     if (!b.failed) {
         gb_check(&b, kiln_graph_add_output(g, "attention out", att), "output");
         gb_check(&b, kiln_graph_add_output(g, "y\n\"2\"", y), "output");

@@ -311,6 +311,20 @@ static void test_more_index(void) {
     kiln_graph_free(c.g);
 }
 
+/* dequantize on random bytes (NaN/inf scales included: NaN matches NaN);
+ * every type exactly, in test_quant_op */
+static void test_dequantize(void) {
+    ctx c = start("dequantize");
+    kiln_value raw = tp_input(c.g, "raw", KILN_U8, 2, DIMS(c.n, 144));
+    kiln_named_attr at[2] = {kiln_a_str("type", "q4_K"), kiln_a_dims("shape", 2, DIMS(c.n, 256))};
+    finish(&c, tp_node(c.g, KILN_OP_DEQUANTIZE, 1, &raw, 2, at), 256, "dequantize q4_K");
+    c = start("dequantize+matmul");
+    kiln_value x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.m, 64)), w = tp_input(c.g, "w", KILN_U8, 2, DIMS(c.n, 68));
+    kiln_named_attr q8[2] = {kiln_a_str("type", "q8_0"), kiln_a_dims("shape", 2, DIMS(c.n, 64))}, tb = kiln_a_bool("trans_b", 1);
+    finish(&c, tp_node(c.g, KILN_OP_MATMUL, 2, (kiln_value[]){x, tp_node(c.g, KILN_OP_DEQUANTIZE, 1, &w, 2, q8)}, 1, &tb), 256,
+           "dequantize+matmul");
+}
+
 int main(void) {
     test_unary();
     test_cast();
@@ -320,6 +334,7 @@ int main(void) {
     test_movement();
     test_composites();
     test_more_index();
+    test_dequantize();
     check_coverage();
     return test_finish("test_kernel_ops");
 }
