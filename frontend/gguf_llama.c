@@ -204,7 +204,8 @@ static int map_name(const llama_params *p, const char *name, char *hf, size_t ca
 
 static void release_reader(void *ctx) { kiln_gguf_close(ctx); }
 
-/* A view when the bytes can be used as they are, else an owned f32 copy. */
+/* A view when the bytes can be used as they are (block-quantized tensors
+ * too: raw blocks the graph dequantizes), else an owned copy. */
 static kiln_status tensor_for(const kiln_gguf *g, const kiln_gguf_tensor *t, kiln_tensor *out) {
     kiln_dtype dt = KILN_F32;
     size_t es = 4;
@@ -228,13 +229,8 @@ static kiln_status tensor_for(const kiln_gguf *g, const kiln_gguf_tensor *t, kil
     if (!ti->can_dequantize)
         return kiln_error(KILN_ERR_UNSUPPORTED, "%s: tensor '%s' has type %s, which kiln cannot decode yet",
                           kiln_gguf_name(g), t->name, ti->name);
-    KILN_TRY(kiln_tensor_alloc(out, KILN_F32, t->n_dims, t->shape));
-    kiln_status s = kiln_dequantize(t->ggml_type, t->data, t->nbytes, out->data, t->numel);
-    if (s) {
-        kiln_tensor_release(out);
-        return kiln_error_wrap(s, "%s: tensor '%s'", kiln_gguf_name(g), t->name);
-    }
-    return KILN_OK;
+    kiln_status s = kiln_quant_tensor_view(t->ggml_type, t->n_dims, t->shape, t->data, t->nbytes, out);
+    return s ? kiln_error_wrap(s, "%s: tensor '%s'", kiln_gguf_name(g), t->name) : KILN_OK;
 }
 
 static kiln_status build_weights(kiln_gguf *g, const llama_params *p, kiln_tensor_map *m) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "frontend/hf_names.h"
+#include "kiln/quant.h"
 #include "lang_internal.h"
 
 /* Binds positional and keyword arguments to named parameters; the first
@@ -72,6 +73,48 @@ static kiln_status ret_list(eval *ev, int n, const val *items, val *out) {
 }
 
 /* ---- weights ------------------------------------------------------------ */
+/* A block-quantized weight enters the graph as its raw u8 blocks and a
+ * dequantize to the declared (logical) shape, so descriptions need not know
+ * how a checkpoint stores a tensor. The declared shape must be the
+ * tensor's, since the dequantize bakes it in. */
+static kiln_status quantized_param(eval *ev, const char *name, const kiln_tensor *t, kiln_dtype dt, const kiln_shape *shape,
+                                   val *out) {
+    const char *origin = kiln_tensor_map_origin(ev->opt->weights);
+    kiln_status s = kiln_quant_tensor_check(t, name);
+    if (s) {
+        kiln_status r = ev_error(ev, KILN_ERR_SHAPE, "param('%s'): malformed quantized tensor in %s: %s", name,
+                                 origin ? origin : "the weights", kiln_status_message(s));
+        kiln_status_free(s);
+        return r;
+    }
+    if (!kiln_dtype_is_float(dt))
+        return ev_error(ev, KILN_ERR_TYPE, "param('%s'): the weights hold %s blocks, which dequantize to floats, not %s", name,
+                        kiln_ggml_type_name(t->quant), kiln_dtype_name(dt));
+    int64_t logical[KILN_MAX_RANK];
+    kiln_tensor_logical_shape(t, logical);
+    int same = shape->rank == t->rank;
+    for (int i = 0; same && i < t->rank; i++) same = shape->dims[i] == logical[i];
+    if (!same) {
+        char want[256], got[256];
+        kiln_tensor lt = kiln_tensor_view(KILN_F32, t->rank, logical, NULL);
+        return ev_error(ev, KILN_ERR_SHAPE, "param('%s') is declared %s, but %s holds it as %s %s", name,
+                        kiln_shape_str(ev->g, shape, want, sizeof want), origin ? origin : "the weights",
+                        kiln_ggml_type_name(t->quant), strchr(kiln_tensor_shape_str(&lt, got, sizeof got), '['));
+    }
+    kiln_shape raw = {t->rank, {0}};
+    for (int i = 0; i < t->rank; i++) raw.dims[i] = t->shape[i];
+    kiln_value p, d;
+    KILN_TRY(ev_wrap(ev, kiln_graph_add_param(ev->g, name, KILN_U8, &raw, &p)));
+    kiln_named_attr at[2] = {kiln_a_str("type", kiln_ggml_type_name(t->quant)), kiln_a_dims("shape", shape->rank, shape->dims)};
+    KILN_TRY(ev_build(ev, KILN_OP_DEQUANTIZE, 1, &p, 2, at, &d));
+    if (dt != KILN_F32) {
+        kiln_named_attr c = kiln_a_dtype("dtype", dt);
+        KILN_TRY(ev_build(ev, KILN_OP_CAST, 1, &d, 1, &c, &d));
+    }
+    *out = v_tensor(d);
+    return KILN_OK;
+}
+
 static kiln_status b_param(eval *ev, int nargs, const val *args, const char *const *kw, val *out) {
     BIND("param", 1, "name", "shape", "dtype");
     KILN_TRY(want(ev, "param", "name", &a[0], V_STR));
@@ -81,15 +124,17 @@ static kiln_status b_param(eval *ev, int nargs, const val *args, const char *con
         dt = a[2].dt;
     }
     kiln_shape shape;
+    const kiln_tensor *t = ev->opt && ev->opt->weights ? kiln_weights_find(ev->opt->weights, a[0].s, NULL) : NULL;
     if (a[1].k == V_NONE) {
-        const kiln_tensor *t = ev->opt && ev->opt->weights ? kiln_weights_find(ev->opt->weights, a[0].s, NULL) : NULL;
         if (!t)
             return ev_error(ev, KILN_ERR_NOT_FOUND,
                             ev->opt && ev->opt->weights ? "param('%s') has no shape and no such tensor is in the weights"
                                                         : "param('%s') needs a shape (no weights were given to take it from)",
                             a[0].s);
+        int64_t logical[KILN_MAX_RANK];
+        kiln_tensor_logical_shape(t, logical);
         shape.rank = t->rank;
-        for (int i = 0; i < t->rank; i++) shape.dims[i] = t->shape[i];
+        for (int i = 0; i < t->rank; i++) shape.dims[i] = logical[i];
     } else {
         if (a[1].k == V_INT) {
             vlist *l = list_new(ev, 1);
@@ -112,6 +157,7 @@ static kiln_status b_param(eval *ev, int nargs, const val *args, const char *con
     kiln_value v;
     kiln_graph_set_loc(ev->g, (kiln_loc){ev->loc_file ? ev->loc_file->name : NULL, ev->loc_line, ev->loc_col});
     KILN_TRY(ev_charge_names(ev));
+    if (t && t->quant) return quantized_param(ev, a[0].s, t, dt, &shape, out);
     KILN_TRY(ev_wrap(ev, kiln_graph_add_param(ev->g, a[0].s, dt, &shape, &v)));
     *out = v_tensor(v);
     return KILN_OK;

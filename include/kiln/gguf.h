@@ -171,8 +171,10 @@ kiln_status kiln_gguf_llama_config(const kiln_gguf *g, kiln_json **out);
 /* The weights under Hugging Face names (model.embed_tokens.weight,
  * model.layers.N.self_attn.q_proj.weight, ..., lm_head.weight unless tied),
  * shapes checked against the metadata. f32/f16/bf16 tensors are views into
- * the mapping (the map keeps the reader alive); quantized tensors are
- * dequantized into owned f32 copies. */
+ * the mapping (the map keeps the reader alive); block-quantized tensors
+ * (q8_0, q4_0, q4_K, q6_K) stay quantized: u8 views of their raw blocks
+ * with `quant` set (tensor.h), which param() in a .kiln description turns
+ * into a dequantize op. Other quantized types are refused. */
 kiln_status kiln_gguf_llama_weights(kiln_gguf *g, kiln_tensor_map **out);
 
 /* ---- Writer ---- */
