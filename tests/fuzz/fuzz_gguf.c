@@ -4,7 +4,7 @@
  *
  *   clang-14 -g -O1 -std=c11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined \
  *     -Iinclude -I. tests/fuzz/fuzz_gguf.c ir/status.c ir/dtype.c ir/tensor.c \
- *     frontend/json.c frontend/gguf*.c frontend/llama2c.c runtime/quant*.c -lm -o /tmp/fuzz_gguf
+ *     frontend/json.c frontend/gguf*.c frontend/llama2c.c ir/quant*.c -lm -o /tmp/fuzz_gguf
  *   mkdir -p /tmp/gguf-corpus
  *   /tmp/fuzz_gguf /tmp/gguf-corpus tests/fuzz/corpus/gguf -max_total_time=300 -max_len=4096
  *
