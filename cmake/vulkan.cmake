@@ -44,7 +44,9 @@ if(NOT glslang_FOUND OR NOT TARGET glslang::SPIRV)
 endif()
 
 file(GLOB KILN_VK_SOURCES CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/backends/vulkan/*.c)
-file(GLOB KILN_VK_SHADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/backends/vulkan/shaders/*.comp)
+# .comp files are whole shaders; .glsl files are the pieces generated kernels are built from
+file(GLOB KILN_VK_SHADERS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/backends/vulkan/shaders/*.comp
+  ${CMAKE_SOURCE_DIR}/backends/vulkan/shaders/*.glsl)
 set(KILN_VK_SHADERS_C ${CMAKE_BINARY_DIR}/generated/vk_shaders.c)
 string(REPLACE ";" "|" KILN_VK_SHADER_LIST "${KILN_VK_SHADERS}")
 add_custom_command(
@@ -55,7 +57,8 @@ add_custom_command(
   COMMENT "Embedding Vulkan GLSL shaders" VERBATIM)
 
 target_sources(kiln_core PRIVATE ${KILN_VK_SOURCES} ${KILN_VK_SHADERS_C})
-target_compile_definitions(kiln_core PUBLIC KILN_WITH_VULKAN=1)
+# KILN_HAVE_VULKAN_BACKEND registers `--device vulkan` in runtime/session.c
+target_compile_definitions(kiln_core PUBLIC KILN_WITH_VULKAN=1 KILN_HAVE_VULKAN_BACKEND=1)
 # VK_NO_PROTOTYPES: every Vulkan entry point comes from the dlopen'ed loader.
 set_source_files_properties(${KILN_VK_SOURCES} ${KILN_VK_SHADERS_C} PROPERTIES
   COMPILE_DEFINITIONS VK_NO_PROTOTYPES)

@@ -111,9 +111,19 @@ extern const kiln_backend kiln_cpu_backend;
 #endif
 #ifdef KILN_HAVE_VULKAN_BACKEND
 extern const kiln_backend kiln_vulkan_backend;
+extern const kiln_backend_hooks kiln_vulkan_hooks;
 /* 1 when a Vulkan device is usable (for --device auto). */
 int kiln_vulkan_available(void);
 #endif
+
+static const kiln_backend_hooks *hooks_for(kiln_device_kind kind) {
+    switch (kind) {
+#ifdef KILN_HAVE_VULKAN_BACKEND
+    case KILN_DEVICE_VULKAN: return &kiln_vulkan_hooks;
+#endif
+    default: return NULL;
+    }
+}
 
 static const kiln_backend *backend_for(kiln_device_kind kind) {
     switch (kind) {
@@ -198,6 +208,25 @@ void kiln_session_print_profile(kiln_session *s, void *file) {
 }
 
 kiln_device_kind kiln_session_device(const kiln_session *s) { return s->backend->kind; }
+
+kiln_status kiln_session_set_trace(kiln_session *s, const char *path) {
+    const kiln_backend_hooks *h = hooks_for(s->backend->kind);
+    if (!h || !h->set_trace)
+        return kiln_error(KILN_ERR_UNSUPPORTED, "device '%s' cannot write a kernel trace (vulkan can)", s->backend->name);
+    return h->set_trace(s->state, path);
+}
+
+int kiln_session_step_topk(const kiln_session *s) {
+    const kiln_backend_hooks *h = hooks_for(s->backend->kind);
+    return h && h->step ? h->max_topk : 0;
+}
+
+kiln_status kiln_session_step(kiln_session *s, const kiln_tensor_map *inputs, kiln_step_io *io) {
+    const kiln_backend_hooks *h = hooks_for(s->backend->kind);
+    if (!h || !h->step)
+        return kiln_error(KILN_ERR_UNSUPPORTED, "device '%s' has no device-resident generation step", s->backend->name);
+    return h->step(s->state, inputs, io);
+}
 
 void kiln_session_free(kiln_session *s) {
     if (!s) return;

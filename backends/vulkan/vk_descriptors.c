@@ -158,3 +158,7 @@ void kvk_desc_release(kiln_vk_device *dev) {
     free(c->slots);
     memset(c, 0, sizeof *c);
 }
+
+void kvk_desc_reset(kiln_vk_device *dev) { kvk_desc_release(dev); }
+
+size_t kvk_desc_count(const kiln_vk_device *dev) { return dev->desc.count; }

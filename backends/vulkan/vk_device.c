@@ -26,6 +26,7 @@ static kiln_status create_device(kiln_vk_device *dev) {
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
     f.features.shaderInt64 = have.features.shaderInt64;
     f.features.shaderInt16 = have.features.shaderInt16;
+    f.features.shaderFloat64 = have.features.shaderFloat64; /* f64 graphs, exact fmod */
 
     VkPhysicalDevice16BitStorageFeatures s16 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
     VkPhysicalDeviceShaderFloat16Int8Features f16 = {
@@ -34,7 +35,7 @@ static kiln_status create_device(kiln_vk_device *dev) {
     VkPhysicalDeviceSubgroupSizeControlFeatures ssc = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
     kvk_coopmat_features cm = {.sType = KVK_STYPE_COOPMAT_FEATURES};
-    const char *exts[8];
+    const char *exts[10];
     uint32_t nexts = 0;
 #define CHAIN(s)             \
     do {                     \
@@ -68,6 +69,7 @@ static kiln_status create_device(kiln_vk_device *dev) {
         exts[nexts++] = KVK_COOPMAT_EXT;
     }
 #undef CHAIN
+    if (p->ext_push_descriptor) exts[nexts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;
     float priority = 1.0f;
     VkDeviceQueueCreateInfo q = {
         .sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO,
@@ -85,6 +87,9 @@ static kiln_status create_device(kiln_vk_device *dev) {
     };
     KVK_CHECK(inst->fn.vkCreateDevice(p->pd, &ci, NULL, &dev->device), "vkCreateDevice for '%s'", info->name);
     KILN_TRY(load_device_fns(dev));
+    if (p->ext_push_descriptor)
+        dev->vkCmdPushDescriptorSetKHR =
+            (PFN_vkCmdPushDescriptorSetKHR)inst->fn.vkGetDeviceProcAddr(dev->device, "vkCmdPushDescriptorSetKHR");
     dev->fn.vkGetDeviceQueue(dev->device, p->queue_family, 0, &dev->queue);
 
     VkCommandPoolCreateInfo pci = {

@@ -77,6 +77,8 @@ typedef struct kvk_physical {
     uint32_t timestamp_bits; /* valid bits of the chosen queue's timestamps */
     /* extensions to enable at device creation (absent ones are 0) */
     int ext_f16i8, ext_16bit, ext_8bit, ext_coopmat, ext_subgroup_size_control;
+    int shader_float64, shader_int64; /* core features generated kernels may use */
+    int ext_push_descriptor;          /* VK_KHR_push_descriptor */
 } kvk_physical;
 
 struct kiln_vk_instance {
@@ -176,12 +178,18 @@ kiln_status kvk_desc_get(kiln_vk_device *dev, int nbuf, const VkBuffer *buf, con
 /* Forgets (and frees) every set that refers to `buffer`. */
 void kvk_desc_forget_buffer(kiln_vk_device *dev, VkBuffer buffer);
 void kvk_desc_release(kiln_vk_device *dev);
+/* Frees every cached set (no command buffer using them may be pending). */
+void kvk_desc_reset(kiln_vk_device *dev);
+size_t kvk_desc_count(const kiln_vk_device *dev);
 
 /* ---- vk_layouts.c ---- */
 /* Set layout with nbuf storage buffers, and a pipeline layout adding
  * push_size bytes of push constants; both owned by the device. */
 kiln_status kvk_set_layout(kiln_vk_device *dev, int nbuf, VkDescriptorSetLayout *out);
 kiln_status kvk_pipeline_layout(kiln_vk_device *dev, int nbuf, uint32_t push_size, VkPipelineLayout *out);
+/* The same for kernels whose buffers are pushed with each dispatch
+ * (VK_KHR_push_descriptor): nothing is allocated per binding list. */
+kiln_status kvk_pipeline_layout_push(kiln_vk_device *dev, int nbuf, uint32_t push_size, VkPipelineLayout *out);
 void kvk_layouts_release(kiln_vk_device *dev);
 
 /* ---- vk_pipeline_cache.c ---- */
@@ -198,13 +206,18 @@ struct kiln_vk_kernel {
     uint32_t push_size;
     VkPipeline pipeline;
     VkPipelineLayout layout; /* owned by the device */
+    int push_descriptors;    /* buffers are pushed per dispatch, not bound as sets */
     kiln_vk_kernel *next;
 };
 void kvk_kernels_release(kiln_vk_device *dev);
+/* kiln_vk_kernel_create for a kernel whose buffers are pushed with each
+ * dispatch; KILN_ERR_UNSUPPORTED where the device lacks push descriptors. */
+kiln_status kvk_kernel_create_push(kiln_vk_device *dev, const kiln_vk_kernel_desc *desc, kiln_vk_kernel **out);
+int kvk_has_push_descriptors(const kiln_vk_device *dev);
 
 /* ---- vk_device.c ---- */
 typedef struct kvk_playout {
-    int nbuf;
+    int nbuf, push_desc;
     uint32_t push_size;
     VkPipelineLayout layout;
 } kvk_playout;
@@ -233,6 +246,8 @@ struct kiln_vk_device {
     kiln_vk_buffer *buffers;
 
     VkDescriptorSetLayout set_layouts[KILN_VK_MAX_BINDINGS + 1];
+    VkDescriptorSetLayout push_set_layouts[KILN_VK_MAX_BINDINGS + 1];
+    PFN_vkCmdPushDescriptorSetKHR vkCmdPushDescriptorSetKHR; /* NULL without the extension */
     kvk_playout *playouts;
     int nplayouts;
     kvk_desc_cache desc;

@@ -5,10 +5,10 @@
 
 #include "vk_internal.h"
 
-static void kernel_key(const kiln_vk_kernel_desc *d, uint64_t key[2]) {
+static void kernel_key(const kiln_vk_kernel_desc *d, int push_desc, uint64_t key[2]) {
     kvk_hasher h;
     kvk_hash_init(&h);
-    kvk_hash_str(&h, "kiln-kernel-1");
+    kvk_hash_str(&h, push_desc ? "kiln-kernel-push-1" : "kiln-kernel-1");
     kvk_hash_str(&h, d->source.glsl);
     kvk_hash_u64(&h, (uint64_t)(d->source.vulkan_target ? d->source.vulkan_target : 11));
     kvk_hash_u64(&h, (uint64_t)d->source.ndefines);
@@ -55,7 +55,8 @@ static kiln_status make_pipeline(kiln_vk_device *dev, const kiln_vk_kernel_desc 
     VkResult r = dev->fn.vkCreateShaderModule(dev->device, &mci, NULL, &module);
     kiln_vk_spirv_free(&spv);
     if (r != VK_SUCCESS) return kvk_fail(r, "vkCreateShaderModule for kernel '%s'", k->name);
-    kiln_status s = kvk_pipeline_layout(dev, d->nbuffers, d->push_size, &k->layout);
+    kiln_status s = k->push_descriptors ? kvk_pipeline_layout_push(dev, d->nbuffers, d->push_size, &k->layout)
+                                        : kvk_pipeline_layout(dev, d->nbuffers, d->push_size, &k->layout);
     if (s) {
         dev->fn.vkDestroyShaderModule(dev->device, module, NULL);
         return s;
@@ -88,13 +89,14 @@ static kiln_status make_pipeline(kiln_vk_device *dev, const kiln_vk_kernel_desc 
     return KILN_OK;
 }
 
-kiln_status kiln_vk_kernel_create(kiln_vk_device *dev, const kiln_vk_kernel_desc *d, kiln_vk_kernel **out) {
+static kiln_status kernel_create(kiln_vk_device *dev, const kiln_vk_kernel_desc *d, int push_desc,
+                                 kiln_vk_kernel **out) {
     if (!dev || !d || !out) return kiln_error(KILN_ERR_INVALID, "kiln_vk_kernel_create: NULL argument");
     *out = NULL;
     const char *name = d->source.name ? d->source.name : "(unnamed)";
     KILN_TRY(check_desc(dev, d, name));
     uint64_t key[2];
-    kernel_key(d, key);
+    kernel_key(d, push_desc, key);
     for (kiln_vk_kernel *k = dev->kernels; k; k = k->next)
         if (k->key[0] == key[0] && k->key[1] == key[1]) {
             k->refs++;
@@ -112,6 +114,7 @@ kiln_status kiln_vk_kernel_create(kiln_vk_device *dev, const kiln_vk_kernel_desc
     k->refs = 1;
     k->nbuffers = d->nbuffers;
     k->push_size = d->push_size;
+    k->push_descriptors = push_desc;
     kiln_status s = make_pipeline(dev, d, k);
     if (s) {
         free(k->name);
@@ -137,6 +140,18 @@ void kiln_vk_kernel_destroy(kiln_vk_kernel *k) {
     while (*pp && *pp != k) pp = &(*pp)->next;
     if (*pp) *pp = k->next;
     free_kernel(dev, k);
+}
+
+kiln_status kiln_vk_kernel_create(kiln_vk_device *dev, const kiln_vk_kernel_desc *d, kiln_vk_kernel **out) {
+    return kernel_create(dev, d, 0, out);
+}
+
+int kvk_has_push_descriptors(const kiln_vk_device *dev) { return dev && dev->vkCmdPushDescriptorSetKHR != NULL; }
+
+kiln_status kvk_kernel_create_push(kiln_vk_device *dev, const kiln_vk_kernel_desc *desc, kiln_vk_kernel **out) {
+    if (!kvk_has_push_descriptors(dev))
+        return kiln_error(KILN_ERR_UNSUPPORTED, "vulkan: the device lacks VK_KHR_push_descriptor");
+    return kernel_create(dev, desc, 1, out);
 }
 
 const char *kiln_vk_kernel_name(const kiln_vk_kernel *k) { return k ? k->name : NULL; }

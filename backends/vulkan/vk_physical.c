@@ -151,6 +151,7 @@ static void query_features(const kiln_vk_instance *inst, kvk_physical *p, uint32
     int has_s8 = core12 || has_ext(e, ne, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     int has_ssc = core13 || has_ext(e, ne, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     int has_cm = has_ext(e, ne, KVK_COOPMAT_EXT);
+    p->ext_push_descriptor = has_ext(e, ne, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
 #define CHAIN(cond, s)          \
     if (cond) {                 \
         (s).pNext = f.pNext;    \
@@ -163,6 +164,8 @@ static void query_features(const kiln_vk_instance *inst, kvk_physical *p, uint32
 #undef CHAIN
     inst->fn.vkGetPhysicalDeviceFeatures2(p->pd, &f);
     info->storage16 = s16.storageBuffer16BitAccess;
+    p->shader_float64 = f.features.shaderFloat64;
+    p->shader_int64 = f.features.shaderInt64;
     info->fp16_arithmetic = has_f16 && f16.shaderFloat16;
     info->int8_arithmetic = has_f16 && f16.shaderInt8;
     info->storage8 = has_s8 && s8.storageBuffer8BitAccess;

@@ -137,7 +137,7 @@ kiln_status kiln_vk_record_dispatch(kiln_vk_recorder *r, const kiln_vk_dispatch 
         offs[i] = acc[i].begin;
     }
     VkDescriptorSet set = VK_NULL_HANDLE;
-    if (d->nbindings) KILN_TRY(kvk_desc_get(dev, d->nbindings, bufs, offs, ranges, &set));
+    if (d->nbindings && !k->push_descriptors) KILN_TRY(kvk_desc_get(dev, d->nbindings, bufs, offs, ranges, &set));
     if (!d->groups[0] || !d->groups[1] || !d->groups[2]) return KILN_OK; /* nothing to run */
     int slot = -1;
     if (r->profiling) KILN_TRY(kvk_profile_reserve(r, d->label ? d->label : k->name, &slot));
@@ -149,6 +149,21 @@ kiln_status kiln_vk_record_dispatch(kiln_vk_recorder *r, const kiln_vk_dispatch 
         r->bound = k->pipeline;
     }
     if (set) dev->fn.vkCmdBindDescriptorSets(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, 1, &set, 0, NULL);
+    if (k->push_descriptors && d->nbindings) { /* written into the command buffer: nothing allocated */
+        VkDescriptorBufferInfo info[KILN_VK_MAX_BINDINGS];
+        VkWriteDescriptorSet w[KILN_VK_MAX_BINDINGS];
+        for (int i = 0; i < d->nbindings; i++) {
+            info[i] = (VkDescriptorBufferInfo){.buffer = bufs[i], .offset = offs[i], .range = ranges[i]};
+            w[i] = (VkWriteDescriptorSet){
+                .sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET,
+                .dstBinding = (uint32_t)i,
+                .descriptorCount = 1,
+                .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
+                .pBufferInfo = &info[i],
+            };
+        }
+        dev->vkCmdPushDescriptorSetKHR(r->cmd, VK_PIPELINE_BIND_POINT_COMPUTE, k->layout, 0, (uint32_t)d->nbindings, w);
+    }
     if (d->push_size) dev->fn.vkCmdPushConstants(r->cmd, k->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, d->push_size, d->push);
     dev->fn.vkCmdDispatch(r->cmd, d->groups[0], d->groups[1], d->groups[2]);
     if (slot >= 0) kvk_profile_end(r, slot);
