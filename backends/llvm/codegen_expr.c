@@ -213,6 +213,12 @@ static cv eval_one(cg *c, const cg_point *p, int32_t e) {
         LLVMValueRef r = cg_cast(ir, from, x->type, v);
         return a.kind == CV_UNIFORM ? uniform(r) : vector(r);
     }
+    case KILN_KX_BITCAST: {
+        cv a = c->vals[x->a];
+        LLVMValueRef v = a.kind == CV_UNIFORM ? a.v : materialize(c, p, a);
+        LLVMValueRef r = cg_bitcast(ir, c->k->exprs[x->a].type, x->type, v);
+        return a.kind == CV_UNIFORM ? uniform(r) : vector(r);
+    }
     case KILN_KX_SELECT: {
         cv k = c->vals[x->a], t = c->vals[x->b], f = c->vals[x->c];
         if (k.kind == CV_UNIFORM && t.kind == CV_UNIFORM && f.kind == CV_UNIFORM)
@@ -225,6 +231,11 @@ static cv eval_one(cg *c, const cg_point *p, int32_t e) {
         return vector(LLVMBuildSelect(B, kv, materialize(c, p, t), materialize(c, p, f), ""));
     }
     case KILN_KX_MATH: {
+        if (!cg_math_supported(x->op, x->b >= 0 ? 2 : 1)) {
+            cg_fail(c, kiln_error(KILN_ERR_UNSUPPORTED, "kernel '%s': op %s has no CPU code", c->k->name,
+                                  kiln_op_name(x->op)));
+            return uniform(LLVMConstNull(cg_reg_t(ir, x->type)));
+        }
         cv a = c->vals[x->a], b = x->b >= 0 ? c->vals[x->b] : (cv){CV_UNIFORM, NULL, NULL};
         kiln_dtype in = c->k->exprs[x->a].type;
         if (a.kind == CV_UNIFORM && (x->b < 0 || b.kind == CV_UNIFORM)) {

@@ -78,6 +78,8 @@ LLVMTypeRef cg_mem_t(kiln_ir *ir, kiln_dtype t); /* element type in memory */
 /* Rounds a register value to type t (f16/bf16 rounding, int wrapping, bool 0/1). */
 LLVMValueRef cg_round(kiln_ir *ir, kiln_dtype t, LLVMValueRef v);
 LLVMValueRef cg_cast(kiln_ir *ir, kiln_dtype from, kiln_dtype to, LLVMValueRef v);
+/* The bits of v (type from) as type to (same size, not bool). */
+LLVMValueRef cg_bitcast(kiln_ir *ir, kiln_dtype from, kiln_dtype to, LLVMValueRef v);
 /* Memory <-> register. index in elements; width lanes from base+index
  * (masked: off lanes read 0, are not touched); gathers take an index vector. */
 LLVMValueRef cg_load(kiln_ir *ir, kiln_dtype t, LLVMValueRef base, LLVMValueRef index, int width, LLVMValueRef mask);
@@ -98,6 +100,7 @@ LLVMValueRef cg_fexp(kiln_ir *ir, LLVMValueRef x); /* f32: the vector exp; f64: 
 int cg_is_f64(LLVMValueRef v);
 
 /* ---- codegen_math.c: MATH ops on register values ---- */
+int cg_math_supported(kiln_op op, int arity); /* the ops below know */
 LLVMValueRef cg_math_unary(kiln_ir *ir, kiln_op op, kiln_dtype t, LLVMValueRef x);
 /* operands of type `in`, result of type `out` (bool for comparisons) */
 LLVMValueRef cg_math_binary(kiln_ir *ir, kiln_op op, kiln_dtype in, kiln_dtype out, LLVMValueRef a, LLVMValueRef b);

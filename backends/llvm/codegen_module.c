@@ -68,6 +68,8 @@ static void code_bytes(const kiln_kernel *k, bytes *b) {
         put_i(b, w->strided);
         put_i(b, w->buf);
         put_i(b, w->offset);
+        put_i(b, w->qtype);
+        put_i(b, w->qcols);
         for (int i = 0; i < w->rank; i++) {
             put_i(b, w->extent[i]);
             put_i(b, w->stride[i]);

@@ -308,3 +308,12 @@ LLVMValueRef cg_fexp(kiln_ir *ir, LLVMValueRef x) {
     if (cg_is_f64(x)) return cg_libm(ir, "expf", "exp", x);
     return kiln_ir_exp(ir, x);
 }
+
+LLVMValueRef cg_bitcast(kiln_ir *ir, kiln_dtype from, kiln_dtype to, LLVMValueRef v) {
+    /* through memory representations: f16 bits are a half, bf16 and ints
+     * are integers of their width */
+    LLVMValueRef raw = from_reg(ir, from, v);
+    LLVMTypeRef mt = with_width(ir, cg_mem_t(ir, to), v);
+    if (LLVMTypeOf(raw) != mt) raw = LLVMBuildBitCast(ir->b, raw, mt, "");
+    return to_reg(ir, to, raw);
+}
