@@ -25,6 +25,12 @@ struct kiln_generator {
     int64_t n_enc;
     float *logits;             /* the last token's logits */
     int64_t pos;
+    /* > 0 when the session keeps the cache on its device and picks tokens
+     * there (kiln_session_step): the largest k it picks */
+    int device_topk;
+    int32_t *top_ids;
+    float *top_vals;
+    int lost; /* a device step failed: its cache is gone until a reset */
 };
 
 static kiln_status oom(void) { return kiln_error(KILN_ERR_NOMEM, "out of memory"); }
@@ -128,6 +134,14 @@ kiln_status kiln_generator_new(const kiln_model *m, const kiln_session_options *
     if (!s) s = make_empty_caches(g);
     if (!s && !(g->logits = malloc((size_t)g->info.vocab_size * sizeof *g->logits))) s = oom();
     if (!s) s = kiln_session_create(g->graph, m->weights, opt, &g->session);
+    /* KILN_NO_DEVICE_STEP=1 runs every step through kiln_session_run (to compare the two paths) */
+    const char *no_step = getenv("KILN_NO_DEVICE_STEP");
+    if (!s && !(no_step && *no_step && strcmp(no_step, "0") != 0)) g->device_topk = kiln_session_step_topk(g->session);
+    if (!s && g->device_topk > 0) {
+        g->top_ids = malloc((size_t)g->device_topk * sizeof *g->top_ids);
+        g->top_vals = malloc((size_t)g->device_topk * sizeof *g->top_vals);
+        if (!g->top_ids || !g->top_vals) s = oom();
+    }
     if (s) {
         kiln_generator_free(g);
         return s;
@@ -145,6 +159,7 @@ void kiln_generator_reset(kiln_generator *g) {
     kiln_tensor_map_free(g->state);
     g->state = NULL;
     g->pos = 0;
+    g->lost = 0;
     g->n_enc = 0;
 }
 
@@ -211,7 +226,36 @@ static kiln_status take_logits(kiln_generator *g, const kiln_tensor_map *outs, i
     return KILN_OK;
 }
 
-kiln_status kiln_generator_feed(kiln_generator *g, const int32_t *tokens, int64_t n, const float **logits) {
+/* A step on the device: the cache stays there; the last logits row (topk
+ * 0) or its top-k comes back. */
+static kiln_status feed_device(kiln_generator *g, int64_t n, int topk, int *count) {
+    KILN_TRY(build_inputs(g, n));
+    kiln_step_io io = {
+        .ncarry = g->ncache,
+        .carry_in = (const char *const *)g->past_names,
+        .carry_out = (const char *const *)g->present_names,
+        .reset = g->pos == 0,
+        .row_output = "logits",
+        .row_len = g->info.vocab_size,
+        .topk = topk,
+        .row = g->logits,
+        .ids = g->top_ids,
+        .vals = g->top_vals,
+    };
+    if (g->lost)
+        return kiln_error(KILN_ERR_DEVICE, "%s: an earlier step failed and the device's cache is gone; reset the generator",
+                          g->model->name);
+    kiln_status s = kiln_session_step(g->session, g->inputs, &io);
+    if (s) {
+        g->lost = g->pos > 0;
+        return kiln_error_wrap(s, "%s: step at position %lld", g->model->name, (long long)g->pos);
+    }
+    g->pos += n;
+    *count = io.count;
+    return KILN_OK;
+}
+
+static kiln_status check_feed(kiln_generator *g, const int32_t *tokens, int64_t n) {
     if (!g || !tokens || n < 1) return kiln_error(KILN_ERR_INVALID, "kiln_generator_feed: no tokens");
     const char *name = g->model->name;
     if (g->info.encoder_decoder && g->n_enc < 1)
@@ -228,6 +272,31 @@ kiln_status kiln_generator_feed(kiln_generator *g, const int32_t *tokens, int64_
         g->ids_cap = n;
     }
     for (int64_t i = 0; i < n; i++) g->ids[i] = tokens[i];
+    return KILN_OK;
+}
+
+int kiln_generator_device_topk(const kiln_generator *g) { return g ? g->device_topk : 0; }
+
+kiln_status kiln_generator_feed_topk(kiln_generator *g, const int32_t *tokens, int64_t n, int k, const int32_t **ids,
+                                     const float **vals, int *count) {
+    if (!g || k < 1 || k > g->device_topk)
+        return kiln_error(KILN_ERR_UNSUPPORTED, "generate: this device cannot pick the top %d tokens", k);
+    KILN_TRY(check_feed(g, tokens, n));
+    KILN_TRY(feed_device(g, n, k, count));
+    *ids = g->top_ids;
+    *vals = g->top_vals;
+    return KILN_OK;
+}
+
+kiln_status kiln_generator_feed(kiln_generator *g, const int32_t *tokens, int64_t n, const float **logits) {
+    KILN_TRY(check_feed(g, tokens, n));
+    const char *name = g->model->name;
+    if (g->device_topk > 0) {
+        int count = 0;
+        KILN_TRY(feed_device(g, n, 0, &count));
+        *logits = g->logits;
+        return KILN_OK;
+    }
     KILN_TRY(build_inputs(g, n));
     kiln_tensor_map *outs = NULL;
     kiln_status s = kiln_session_run(g->session, g->inputs, &outs);
@@ -264,6 +333,8 @@ void kiln_generator_free(kiln_generator *g) {
     free(g->ids);
     free(g->enc_ids);
     free(g->logits);
+    free(g->top_ids);
+    free(g->top_vals);
     kiln_graph_free(g->graph);
     free(g);
 }

@@ -32,15 +32,18 @@ static void print_outputs(const kiln_tensor_map *outs) {
 
 int cmd_run(int argc, char **argv) {
     model_args ma = {0};
-    const char *inputs_path = NULL, *out_path = NULL, *device = "auto";
+    const char *inputs_path = NULL, *out_path = NULL, *device = "auto", *trace = NULL, *precision = NULL;
     long threads = 0;
-    int profile = 0;
+    int profile = 0, no_cache = 0;
     const opt_spec opts[] = {
         {"inputs", 'i', OPT_STRING, &inputs_path, "FILE", "input tensors by name (safetensors)"},
         {"out", 'o', OPT_STRING, &out_path, "FILE", "write the outputs here (safetensors); else print a summary"},
         {"device", 'd', OPT_STRING, &device, "DEV", "auto (default), ref, cpu, vulkan, vulkan:N"},
         {"threads", 't', OPT_INT, &threads, "N", "CPU worker threads (default: all cores)"},
         {"profile", 0, OPT_FLAG, &profile, NULL, "print a per-kernel time profile"},
+        {"trace", 0, OPT_STRING, &trace, "FILE", "write a Chrome trace (chrome://tracing, Perfetto) of the kernels (vulkan)"},
+        {"precision", 0, OPT_STRING, &precision, "P", "fp32 (default) or fp16: f16 weights and activations, f32 sums (vulkan)"},
+        {"no-cache", 0, OPT_FLAG, &no_cache, NULL, "neither read nor write the shader and pipeline caches"},
         MODEL_ARGS_OPTS(ma),
         {0},
     };
@@ -62,9 +65,12 @@ int cmd_run(int argc, char **argv) {
     if (kmod_is_module(pos[0]))
         return kmod_run(pos[0], inputs_path, out_path, device, (int)threads, profile, ma.weights, ma.sets.count);
 
-    kiln_session_options so = {{KILN_DEVICE_REF, -1}, (int)threads, profile, 0, NULL};
+    kiln_session_options so = {{KILN_DEVICE_REF, -1}, (int)threads, profile, no_cache, precision};
     kiln_status s = kiln_device_parse(device, &so.device);
     if (s) return fail_status(s);
+    if (precision && strcmp(precision, "fp32") != 0 &&
+        (strcmp(precision, "fp16") != 0 || so.device.kind != KILN_DEVICE_VULKAN))
+        return fail_status(kiln_error(KILN_ERR_UNSUPPORTED, "--precision %s: only fp32, and fp16 on --device vulkan", precision));
 
     kiln_model *m = load_model(pos[0], &ma);
     if (!m) return 1;
@@ -84,6 +90,10 @@ int cmd_run(int argc, char **argv) {
     double t0 = now_seconds();
     s = kiln_session_create(m->graph, m->weights, &so, &sess);
     if (s) goto done;
+    if (trace) {
+        s = kiln_session_set_trace(sess, trace);
+        if (s) goto done;
+    }
     double t1 = now_seconds();
     s = kiln_session_run(sess, inputs, &outputs);
     if (s) goto done;

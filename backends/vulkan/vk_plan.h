@@ -42,11 +42,12 @@ typedef struct kvk_place {
 /* A device-resident carry (generation): output `out` of a run becomes
  * input `in` of the next without leaving the device. */
 typedef struct kvk_carry {
+    char *in_name, *out_name;
     int in_tensor, out_tensor; /* plan tensors */
     kiln_vk_buffer *buf;       /* the carried data (the last run's output) */
-    size_t cap, bytes;
+    size_t cap;
     int64_t shape[KILN_MAX_RANK];
-    int rank, valid;
+    int valid;
 } kvk_carry;
 
 typedef struct kvk_session {
@@ -73,6 +74,7 @@ typedef struct kvk_session {
     int ncarry;
     /* kvk_session_step's reduced logits */
     kiln_vk_buffer *pick_buf;
+    kiln_vk_kernel *topk_kernel;
     uint64_t runs;
     uint64_t validation_seen; /* validation messages counted before the last run */
 } kvk_session;
@@ -90,19 +92,26 @@ kiln_status kvk_ensure_buffer(kvk_session *s, kiln_vk_buffer **buf, size_t *cap,
 /* vk_plan_variant.c: records kernel i with these dims and placements. */
 kiln_status kvk_record_kernel(kvk_session *s, kiln_vk_recorder *r, int i, const int64_t *dims, const kvk_place *place);
 
-/* vk_plan_run.c */
-/* Options of one run beyond kiln_session_run's. */
-typedef struct kvk_run_opts {
-    /* keep carried outputs on the device; only `logits` (last row) comes back */
-    int carry;
-    const char *logits;
-    int topk;                 /* >0: return only the top-k of the last logits row */
-    float *row;               /* out: the last row (vocab floats) when topk == 0 */
-    int32_t *ids;             /* out: top-k ids (value descending, id ascending) */
-    float *vals;              /* out: their logits */
-} kvk_run_opts;
-kiln_status kvk_session_run(kvk_session *s, const kiln_tensor_map *inputs, const kvk_run_opts *ro,
-                            kiln_tensor_map **outputs);
+/* vk_plan_run.c: a run is begun (inputs bound and uploaded, memory
+ * planned, every kernel recorded), may record more (vk_plan_step.c),
+ * is submitted, read from, and ended. */
+typedef struct kvk_run {
+    kiln_bound_inputs bi;
+    const kiln_memplan *mp;
+    kvk_place *place; /* per plan tensor */
+    kiln_vk_recorder *rec;
+} kvk_run;
+kiln_status kvk_run_begin(kvk_session *s, const kiln_tensor_map *inputs, kvk_run *run);
+kiln_status kvk_run_submit(kvk_session *s, kvk_run *run);
+void kvk_run_end(kvk_run *run);
+kiln_status kvk_run_shape(const kvk_session *s, const kvk_run *run, int t, int64_t *shape, size_t *bytes);
+kiln_status kvk_session_run(kvk_session *s, const kiln_tensor_map *inputs, kiln_tensor_map **outputs);
+/* The carry whose data is input tensor t this run, or NULL. */
+const kvk_carry *kvk_carry_for_input(const kvk_session *s, int t);
+
+/* vk_plan_step.c: kiln_session_step (include/kiln/session.h). */
+kiln_status kvk_session_step(kvk_session *s, const kiln_tensor_map *inputs, kiln_step_io *io);
+#define KVK_MAX_TOPK 256
 
 /* vk_plan_check.c: what kernels cannot report (the evaluator's run checks). */
 kiln_status kvk_check_runtime(const kiln_graph *g, const int64_t *symvals);

@@ -179,6 +179,7 @@ void kvk_session_destroy(kvk_session *s) {
         kvk_kinfo_free(&s->kerns[i].ki);
     }
     free(s->kerns);
+    kiln_vk_kernel_destroy(s->topk_kernel);
     if (!s->owns_dev && s->dev) { /* the device lives on: give its memory back */
         int nt = s->plan ? kiln_plan_tensor_count(s->plan) : 0;
         for (int t = 0; s->tbuf && t < nt; t++) kiln_vk_buffer_destroy(s->tbuf[t]);
@@ -189,6 +190,10 @@ void kvk_session_destroy(kvk_session *s) {
     }
     for (int i = 0; i < s->nprof; i++) free((char *)s->prof[i].name);
     free(s->prof);
+    for (int c = 0; c < s->ncarry; c++) {
+        free(s->carry[c].in_name);
+        free(s->carry[c].out_name);
+    }
     free(s->carry);
     free(s->storage);
     free(s->tbuf);

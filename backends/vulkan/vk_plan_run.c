@@ -22,7 +22,6 @@ static const kiln_tensor *bound_input(const kvk_session *s, const kiln_bound_inp
     return NULL;
 }
 
-const kvk_carry *kvk_carry_for_input(const kvk_session *s, int t);
 const kvk_carry *kvk_carry_for_input(const kvk_session *s, int t) {
     for (int i = 0; i < s->ncarry; i++)
         if (s->carry[i].in_tensor == t && s->carry[i].valid) return &s->carry[i];
@@ -138,37 +137,22 @@ static kiln_status read_output(kvk_session *s, int t, const int64_t *symvals, co
     return st;
 }
 
-kiln_status kvk_session_run(kvk_session *s, const kiln_tensor_map *inputs, const kvk_run_opts *ro,
-                            kiln_tensor_map **outputs) {
-    (void)ro;
-    *outputs = NULL;
-    kiln_bound_inputs bi;
-    KILN_TRY(kiln_bind_inputs(s->g, inputs, &bi));
-    const kiln_memplan *mp = NULL;
+kiln_status kvk_run_begin(kvk_session *s, const kiln_tensor_map *inputs, kvk_run *run) {
+    memset(run, 0, sizeof *run);
+    KILN_TRY(kiln_bind_inputs(s->g, inputs, &run->bi));
     int nt = kiln_plan_tensor_count(s->plan);
-    kvk_place *place = calloc((size_t)nt + 1, sizeof *place);
-    kiln_vk_recorder *rec = NULL;
-    kiln_tensor_map *map = NULL;
-    kiln_status st = place ? KILN_OK : kiln_error(KILN_ERR_NOMEM, "vulkan: out of host memory");
-    if (!st) st = kvk_check_runtime(s->g, bi.symvals);
-    if (!st) st = kiln_plan_memory(s->plan, bi.symvals, &mp);
-    if (!st) st = place_tensors(s, &bi, mp, place);
-    if (!st) st = run_kernels(s, bi.symvals, place, &rec);
-    if (!st) st = kiln_vk_recorder_submit(rec);
-    if (!st && s->profile) st = keep_profile(s, rec);
-    if (!st && !(map = kiln_tensor_map_new())) st = kiln_error(KILN_ERR_NOMEM, "vulkan: out of host memory");
-    for (int i = 0; !st && i < kiln_plan_output_count(s->plan); i++) {
-        kiln_tensor t;
-        st = read_output(s, kiln_plan_output_tensor(s->plan, i), bi.symvals, &place[kiln_plan_output_tensor(s->plan, i)],
-                         &t);
-        if (!st) {
-            st = kiln_tensor_map_put(map, kiln_graph_output_name(s->g, i), t);
-            if (st) kiln_tensor_release(&t);
-        }
-    }
-    kiln_vk_recorder_destroy(rec);
-    free(place);
-    kiln_bound_inputs_free(&bi);
+    run->place = calloc((size_t)nt + 1, sizeof *run->place);
+    kiln_status st = run->place ? KILN_OK : kiln_error(KILN_ERR_NOMEM, "vulkan: out of host memory");
+    if (!st) st = kvk_check_runtime(s->g, run->bi.symvals);
+    if (!st) st = kiln_plan_memory(s->plan, run->bi.symvals, &run->mp);
+    if (!st) st = place_tensors(s, &run->bi, run->mp, run->place);
+    if (!st) st = run_kernels(s, run->bi.symvals, run->place, &run->rec);
+    return st;
+}
+
+kiln_status kvk_run_submit(kvk_session *s, kvk_run *run) {
+    kiln_status st = kiln_vk_recorder_submit(run->rec);
+    if (!st && s->profile) st = keep_profile(s, run->rec);
     /* with the validation layer on, a run it complained about fails (zero messages is part of passing) */
     kiln_vk_instance *inst = kiln_vk_device_instance(s->dev);
     uint64_t msgs = kiln_vk_validation_messages(inst);
@@ -176,12 +160,43 @@ kiln_status kvk_session_run(kvk_session *s, const kiln_tensor_map *inputs, const
         st = kiln_error(KILN_ERR_DEVICE, "vulkan: the validation layer reported %llu message(s) (printed above)",
                         (unsigned long long)(msgs - s->validation_seen));
     s->validation_seen = msgs;
+    if (!st) s->runs++;
+    return st;
+}
+
+void kvk_run_end(kvk_run *run) {
+    kiln_vk_recorder_destroy(run->rec);
+    free(run->place);
+    kiln_bound_inputs_free(&run->bi);
+    memset(run, 0, sizeof *run);
+}
+
+kiln_status kvk_run_shape(const kvk_session *s, const kvk_run *run, int t, int64_t *shape, size_t *bytes) {
+    return tensor_shape(s, t, run->bi.symvals, shape, bytes);
+}
+
+kiln_status kvk_session_run(kvk_session *s, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
+    *outputs = NULL;
+    kvk_run run;
+    kiln_tensor_map *map = NULL;
+    kiln_status st = kvk_run_begin(s, inputs, &run);
+    if (!st) st = kvk_run_submit(s, &run);
+    if (!st && !(map = kiln_tensor_map_new())) st = kiln_error(KILN_ERR_NOMEM, "vulkan: out of host memory");
+    for (int i = 0; !st && i < kiln_plan_output_count(s->plan); i++) {
+        int t = kiln_plan_output_tensor(s->plan, i);
+        kiln_tensor out;
+        st = read_output(s, t, run.bi.symvals, &run.place[t], &out);
+        if (!st) {
+            st = kiln_tensor_map_put(map, kiln_graph_output_name(s->g, i), out);
+            if (st) kiln_tensor_release(&out);
+        }
+    }
+    kvk_run_end(&run);
     if (st) {
         kiln_tensor_map_free(map);
         return kiln_error_wrap(st, "running graph '%s' on vulkan", kiln_graph_name(s->g));
     }
     kiln_tensor_map_set_origin(map, "vulkan outputs");
-    s->runs++;
     *outputs = map;
     return KILN_OK;
 }

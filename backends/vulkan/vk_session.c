@@ -44,7 +44,7 @@ static kiln_status vk_create(const kiln_graph *g, const kiln_tensor_map *weights
 }
 
 static kiln_status vk_run(void *state, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
-    return kvk_session_run(state, inputs, NULL, outputs);
+    return kvk_session_run(state, inputs, outputs);
 }
 
 static void vk_destroy(void *state) { kvk_session_destroy(state); }
@@ -72,4 +72,8 @@ static void vk_print_profile(void *state, void *file) {
 }
 
 const kiln_backend kiln_vulkan_backend = {KILN_DEVICE_VULKAN, "vulkan", vk_create, vk_run, vk_destroy, vk_print_profile};
-const kiln_backend_hooks kiln_vulkan_hooks = {.set_trace = vk_set_trace};
+static kiln_status vk_step(void *state, const kiln_tensor_map *inputs, kiln_step_io *io) {
+    return kvk_session_step(state, inputs, io);
+}
+
+const kiln_backend_hooks kiln_vulkan_hooks = {.set_trace = vk_set_trace, .step = vk_step, .max_topk = KVK_MAX_TOPK};

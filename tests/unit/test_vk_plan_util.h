@@ -21,7 +21,7 @@ static inline kiln_tensor_map *vp_run(const kiln_graph *g, const kiln_tensor_map
     kvk_session *s = NULL;
     kiln_tensor_map *out = NULL;
     kiln_status st = kvk_session_create(vp_env.dev, g, w, so, &po, &s);
-    if (!st) st = kvk_session_run(s, in, NULL, &out);
+    if (!st) st = kvk_session_run(s, in, &out);
     kvk_session_destroy(s);
     if (st) {
         fprintf(stderr, "%s (%s): %s\n", what, fuse ? "fused" : "unfused", kiln_status_message(st));
