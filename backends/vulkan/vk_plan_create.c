@@ -25,6 +25,12 @@ kiln_status kvk_ensure_buffer(kvk_session *s, kiln_vk_buffer **buf, size_t *cap,
         want = (bytes + 255) & ~(size_t)255;
         st = kiln_vk_buffer_create(s->dev, want, name, buf);
     }
+    if (st && kiln_status_code(st) == KILN_ERR_NOMEM) {
+        kiln_status hint = kiln_error(KILN_ERR_NOMEM, "%s (try fewer tokens or a smaller batch, --precision fp16, or "
+                                      "--device cpu)", kiln_status_message(st));
+        kiln_status_free(st);
+        return hint;
+    }
     if (st) return st;
     *cap = want;
     return KILN_OK;
