@@ -227,6 +227,7 @@ void kcg_expr_function(kvk_cg *c, const char *name, int32_t root, int ncoords, i
         case KILN_KX_SELECT: kvk_str_addf(s, "%s ? %s : %s", a, b, cc); break;
         case KILN_KX_CAST: kcg_cast(c, k->exprs[x->a].type, x->type, a); break;
         case KILN_KX_VALUE: kvk_str_add(s, "v"); break;
+        case KILN_KX_BITCAST: kcg_bitcast(c, k->exprs[x->a].type, x->type, a); break;
         default: /* a kind newer than this emitter: the compile fails naming it */
             kvk_str_addf(s, "KILN_UNSUPPORTED_EXPRESSION_KIND_%d", (int)x->kind);
             break;

@@ -32,6 +32,8 @@ void kcg_int_literal(kvk_cg *c, kiln_dtype t, int64_t v);
 void kcg_float_literal(kvk_cg *c, kiln_dtype t, double v);
 /* Appends `operand` (a value of type `from`) converted with cast semantics to `to`. */
 void kcg_cast(kvk_cg *c, kiln_dtype from, kiln_dtype to, const char *operand);
+/* Appends `operand`'s bits (type `from`) reinterpreted as `to` (same size). */
+void kcg_bitcast(kvk_cg *c, kiln_dtype from, kiln_dtype to, const char *operand);
 /* Appends the rounding of a computed value to t's width around `operand`
  * (f16, bf16, narrow ints), or just the operand. */
 void kcg_round_open(kvk_cg *c, kiln_dtype t);

@@ -27,6 +27,7 @@ kiln_status kvk_kinfo_init(const kiln_kernel *k, kvk_kinfo *out) {
         if (x->type == KILN_U64) out->need_wide = 1;
         if (x->type == KILN_F64) out->uses_f64 = 1;
         if (x->kind == KILN_KX_CONST && x->type == KILN_I64 && (x->i > INT32_MAX || x->i < INT32_MIN)) out->need_wide = 1;
+        if (x->kind == KILN_KX_BITCAST && kiln_dtype_size(x->type) == 8) out->need_wide = 1; /* all 64 bits matter */
     }
     return KILN_OK;
 }

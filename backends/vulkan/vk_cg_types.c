@@ -169,3 +169,47 @@ void kcg_cast(kvk_cg *c, kiln_dtype from, kiln_dtype to, const char *x) {
     kvk_str_addf(c->s, "%s(%s)", vt, x);
     kcg_round_close(c, to);
 }
+
+/* The bits of a value of type t (held in registers as kcg_vtype says) as
+ * a uint (up to 32 bits) or uint64_t. */
+static void bits_of(kvk_cg *c, kiln_dtype t, const char *x) {
+    switch (t) {
+    case KILN_F16: kvk_str_addf(c->s, "k_f2h(%s)", x); break; /* exact: the value is a half */
+    case KILN_BF16: kvk_str_addf(c->s, "k_f2bf(%s)", x); break;
+    case KILN_F32: kvk_str_addf(c->s, "floatBitsToUint(%s)", x); break;
+    case KILN_F64: kvk_str_addf(c->s, "doubleBitsToUint64(%s)", x); break;
+    case KILN_I8:
+    case KILN_U8: kvk_str_addf(c->s, "(uint(%s) & 0xffu)", x); break;
+    case KILN_I16:
+    case KILN_U16: kvk_str_addf(c->s, "(uint(%s) & 0xffffu)", x); break;
+    case KILN_I64:
+    case KILN_U64: kvk_str_addf(c->s, "uint64_t(%s)", x); break;
+    default: kvk_str_addf(c->s, "uint(%s)", x); break; /* i32, u32 */
+    }
+}
+
+void kcg_bitcast(kvk_cg *c, kiln_dtype from, kiln_dtype to, const char *x) {
+    kvk_str tmp = {0};
+    kvk_str *saved = c->s;
+    c->s = &tmp;
+    bits_of(c, from, x);
+    c->s = saved;
+    if (tmp.oom) c->s->oom = 1;
+    const char *b = tmp.p ? tmp.p : "0u";
+    switch (to) {
+    case KILN_F16: kvk_str_addf(c->s, "k_h2f(%s)", b); break;
+    case KILN_BF16: kvk_str_addf(c->s, "k_bf2f(%s)", b); break;
+    case KILN_F32: kvk_str_addf(c->s, "uintBitsToFloat(%s)", b); break;
+    case KILN_F64: kvk_str_addf(c->s, "uint64BitsToDouble(%s)", b); break;
+    case KILN_I8: kvk_str_addf(c->s, "k_i8(int(%s))", b); break;
+    case KILN_U8: kvk_str_addf(c->s, "int(%s)", b); break;
+    case KILN_I16: kvk_str_addf(c->s, "k_i16(int(%s))", b); break;
+    case KILN_U16: kvk_str_addf(c->s, "int(%s)", b); break;
+    case KILN_I32: kvk_str_addf(c->s, "int(%s)", b); break;
+    case KILN_U32: kvk_str_addf(c->s, "uint(%s)", b); break;
+    case KILN_I64: kvk_str_addf(c->s, c->v->wide ? "int64_t(%s)" : "int(%s)", b); break;
+    case KILN_U64: kvk_str_addf(c->s, "uint64_t(%s)", b); break;
+    default: kvk_str_addf(c->s, "%s", b); break;
+    }
+    kvk_str_free(&tmp);
+}
