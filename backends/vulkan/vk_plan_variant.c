@@ -18,7 +18,27 @@ typedef struct slot_window {
     int64_t elem_off;     /* the tensor's first element within the window */
 } slot_window;
 
-static int is_cpu(const kvk_session *s) { return kiln_vk_device_get_info(s->dev)->type == KILN_VK_TYPE_CPU; }
+/* Parameters are picked for the device type; KILN_VK_GPU_PARAMS=1 picks
+ * them as for a discrete GPU anywhere, so tests on lavapipe compile and
+ * check the variants real GPUs run (large tiles and workgroups). */
+static int is_cpu(const kvk_session *s) {
+    const char *e = getenv("KILN_VK_GPU_PARAMS");
+    if (e && *e && strcmp(e, "0") != 0) return 0;
+    return kiln_vk_device_get_info(s->dev)->type == KILN_VK_TYPE_CPU;
+}
+
+static kiln_vk_matmul_config matmul_tiles(const kvk_session *s, uint64_t batch, uint32_t m, uint32_t n, uint32_t k) {
+    kiln_vk_device_info info = *kiln_vk_device_get_info(s->dev);
+    /* tests: KILN_VK_MATMUL_TILE=128|64|32 forces a tile whatever the size */
+    const char *e = getenv("KILN_VK_MATMUL_TILE");
+    static const kiln_vk_matmul_config forced[] = {{128, 128, 16, 8, 8}, {64, 64, 16, 4, 4}, {32, 32, 16, 4, 4}};
+    for (int i = 0; e && i < 3; i++)
+        if (atoi(e) == (int)forced[i].bm && (forced[i].bm / forced[i].tm) * (forced[i].bn / forced[i].tn) <=
+                                                info.max_workgroup_invocations)
+            return forced[i];
+    if (!is_cpu(s) && info.type == KILN_VK_TYPE_CPU) info.type = KILN_VK_TYPE_DISCRETE;
+    return kiln_vk_matmul_pick(&info, batch, m, n, k);
+}
 
 static uint32_t pow2_at_least(uint64_t n) {
     uint32_t p = 1;
@@ -95,7 +115,7 @@ static kiln_status pick_params(const kvk_session *s, const kiln_kernel *k, const
             p[2] = kfast ? (cpu ? 8 : 32) : 4;  /* threads per column */
             p[1] = kfast ? 8 : (cpu ? 16 : 64); /* columns per workgroup */
         } else {
-            kiln_vk_matmul_config c = kiln_vk_matmul_pick(info, (uint64_t)batch, (uint32_t)m, (uint32_t)n, (uint32_t)kk);
+            kiln_vk_matmul_config c = matmul_tiles(s, (uint64_t)batch, (uint32_t)m, (uint32_t)n, (uint32_t)kk);
             if (k->value_type == KILN_F64) c = (kiln_vk_matmul_config){32, 32, 16, 4, 4}; /* doubles take twice the shared memory */
             p[0] = c.bm, p[1] = c.bn, p[2] = c.bk, p[3] = c.tm, p[4] = c.tn;
         }
