@@ -31,9 +31,10 @@ static void rotate(dctx *d, kiln_value a, kiln_value b, kiln_value c, kiln_value
 
 kiln_status decompose_rope(dctx *d, const kiln_value *in, kiln_value *out) {
     const kiln_node *n = kiln_graph_node(d->r->src, d->like);
-    const kiln_node *xn = d_node(d, in[0]);
-    int rank = xn->shape.rank;
-    kiln_dim S = xn->shape.dims[rank - 2], D = xn->shape.dims[rank - 1];
+    /* a copy: building nodes below may move the new graph's node array */
+    const kiln_shape xs = d_node(d, in[0])->shape;
+    int rank = xs.rank;
+    kiln_dim S = xs.dims[rank - 2], D = xs.dims[rank - 1];
     int64_t R = n->attrs[2].i ? n->attrs[2].i : D, half = R / 2;
     int interleaved = (int)n->attrs[1].i;
     if (interleaved && rank + 1 > KILN_MAX_RANK) return d_fail(d, KILN_ERR_UNSUPPORTED, "interleaved rope at the maximum rank");
@@ -52,7 +53,7 @@ kiln_status decompose_rope(dctx *d, const kiln_value *in, kiln_value *out) {
         np = 2;
     } else {
         kiln_dim pairs[KILN_MAX_RANK];
-        for (int i = 0; i < rank - 1; i++) pairs[i] = xn->shape.dims[i];
+        for (int i = 0; i < rank - 1; i++) pairs[i] = xs.dims[i];
         pairs[rank - 1] = half;
         pairs[rank] = 2;
         kiln_value xr = d_reshape(d, d_slice(d, x, rank - 1, 0, R), rank + 1, pairs);
@@ -61,7 +62,7 @@ kiln_status decompose_rope(dctx *d, const kiln_value *in, kiln_value *out) {
         rotate(d, a, b, d_reshape(d, c, 3, tab), d_reshape(d, s, 3, tab), &ra, &rb);
         kiln_value both[2] = {ra, rb};
         kiln_dim back[KILN_MAX_RANK];
-        for (int i = 0; i < rank - 1; i++) back[i] = xn->shape.dims[i];
+        for (int i = 0; i < rank - 1; i++) back[i] = xs.dims[i];
         back[rank - 1] = R;
         parts[np++] = d_reshape(d, d_concat(d, 2, both, rank), rank, back);
     }
