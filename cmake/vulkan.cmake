@@ -70,3 +70,9 @@ target_link_libraries(kiln_core PRIVATE
 add_executable(kiln_vk_bench ${CMAKE_SOURCE_DIR}/bench/vk_matmul.c)
 target_link_libraries(kiln_vk_bench PRIVATE kiln_core)
 set_target_properties(kiln_vk_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})
+# Whole graphs on Vulkan: generated matmul TFLOP/s (fp32, fp16), GPT-2 124M forward, per-kernel profile.
+add_executable(kiln_vk_graphs ${CMAKE_SOURCE_DIR}/bench/vk_graphs.c)
+target_link_libraries(kiln_vk_graphs PRIVATE kiln_core)
+target_include_directories(kiln_vk_graphs PRIVATE ${CMAKE_SOURCE_DIR} ${KILN_VULKAN_INCLUDE_DIR})
+target_compile_definitions(kiln_vk_graphs PRIVATE KILN_SOURCE_DIR="${CMAKE_SOURCE_DIR}")
+set_target_properties(kiln_vk_graphs PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR})

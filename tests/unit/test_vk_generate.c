@@ -211,9 +211,8 @@ static void test_no_descriptor_sets(kiln_model *m) {
 }
 
 int main(void) {
-    setenv("KILN_VK_VALIDATION", "1", 1);
     int rc = 0;
-    if (!vk_open(&vp_env, "test_vk_generate", &rc)) return rc;
+    if (!vp_open("test_vk_generate", &rc)) return rc;
     test_topk_shader();
     kiln_model *m = tg_load(tg_shared("models/stories260K/stories260K.bin"), NULL);
     CHECK(m != NULL);
@@ -223,8 +222,7 @@ int main(void) {
         test_no_descriptor_sets(m);
     }
     kiln_model_free(m);
-    vk_close(&vp_env);
-    vk_cache_cleanup();
+    vp_close();
     return test_finish("test_vk_generate");
 }
 #else

@@ -425,7 +425,6 @@ static void test_split_bindings(void) {
 }
 
 int main(void) {
-    setenv("KILN_VK_VALIDATION", "1", 1);
     int rc = 0;
 #ifdef VK_OPS_GPU_PARAMS
     /* test_vk_ops_gpu.c: the templates with the parameters a discrete GPU
@@ -433,16 +432,15 @@ int main(void) {
      * tiles), which lavapipe would otherwise never run */
     setenv("KILN_VK_GPU_PARAMS", "1", 1);
     setenv("KILN_VK_MATMUL_TILE", "128", 1);
-    if (!vk_open(&vp_env, "test_vk_ops_gpu", &rc)) return rc;
+    if (!vp_open("test_vk_ops_gpu", &rc)) return rc;
     test_reduce();
     test_matmul();
     test_composites();
     test_attention();
-    vk_close(&vp_env);
-    vk_cache_cleanup();
+    vp_close();
     return test_finish("test_vk_ops_gpu");
 #endif
-    if (!vk_open(&vp_env, "test_vk_ops", &rc)) return rc;
+    if (!vp_open("test_vk_ops", &rc)) return rc;
     test_unary();
     test_cast();
     test_binary();
@@ -455,8 +453,7 @@ int main(void) {
     test_dequantize();
     test_split_bindings();
     check_coverage();
-    vk_close(&vp_env);
-    vk_cache_cleanup();
+    vp_close();
     return test_finish("test_vk_ops");
 }
 #else

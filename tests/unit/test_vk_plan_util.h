@@ -12,6 +12,37 @@
 #include "backends/vulkan/vk_plan.h"
 
 static vk_env vp_env;
+static int vp_validation;
+
+/* Opens the shared device, with the validation layer unless
+ * KILN_TEST_VK_VALIDATION=0 (machines without the layer, such as the lent
+ * GPU: bench/vk_device_build.sh). Returns 0 (with *rc the exit code) when
+ * there is no Vulkan. */
+static inline int vp_open(const char *test, int *rc) {
+    const char *e = getenv("KILN_TEST_VK_VALIDATION");
+    vp_validation = !(e && strcmp(e, "0") == 0);
+    if (vp_validation) {
+        setenv("KILN_VK_VALIDATION", "1", 1); /* sessions on their own devices validate too */
+        return vk_open(&vp_env, test, rc);
+    }
+    memset(&vp_env, 0, sizeof vp_env);
+    kiln_vk_options opts = {.cache_dir = vk_cache_dir()};
+    kiln_status s = kiln_vk_open(&opts, "vulkan", &vp_env.dev);
+    if (s) {
+        *rc = vk_skip(test, kiln_status_message(s));
+        kiln_status_free(s);
+        return 0;
+    }
+    vp_env.info = kiln_vk_device_get_info(vp_env.dev);
+    fprintf(stderr, "%s: on %s (validation off: KILN_TEST_VK_VALIDATION=0)\n", test, vp_env.info->name);
+    return 1;
+}
+
+static inline void vp_close(void) {
+    if (vp_validation) vk_close(&vp_env);
+    else kiln_vk_device_close(vp_env.dev);
+    vk_cache_cleanup();
+}
 
 /* Runs g (weights and inputs drawn per binding) on a session over the
  * shared device; the outputs, or NULL with a failure counted. */
