@@ -2,6 +2,7 @@
  * the ONNX <-> kiln dtype mapping. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx_import.h"
@@ -37,7 +38,10 @@ int ox_has_attr(const onnx_node *n, const char *name) { return onnx_node_attr(n,
 int64_t ox_attr_i(const onnx_node *n, const char *name, int64_t dflt) {
     const onnx_attr *a = onnx_node_attr(n, name);
     if (!a) return dflt;
-    if (a->type == ONNX_ATTR_FLOAT) return (int64_t)a->f;
+    if (a->type == ONNX_ATTR_FLOAT) { /* a float where an int is expected: truncate, saturating */
+        double f = a->f;
+        return f != f ? 0 : f >= 4e18 ? INT64_C(4000000000000000000) : f <= -4e18 ? -INT64_C(4000000000000000000) : (int64_t)f;
+    }
     return a->i;
 }
 
@@ -166,13 +170,17 @@ kiln_status ox_concat(ox_ctx *c, int n, const ox_id *xs, int axis, ox_id *out) {
     kiln_named_attr a = kiln_a_int("axis", axis);
     /* ox_op takes at most 16 inputs: concatenate in groups */
     if (n > 16) {
-        ox_id parts[16];
         int np = 0;
-        for (int i = 0; i < n; i += 16) {
+        ox_id *parts = malloc(sizeof(ox_id) * (size_t)((n + 15) / 16));
+        if (!parts) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+        kiln_status s = KILN_OK;
+        for (int i = 0; i < n && !s; i += 16) {
             int k = n - i < 16 ? n - i : 16;
-            KILN_TRY(ox_concat(c, k, xs + i, axis, &parts[np++]));
+            s = ox_concat(c, k, xs + i, axis, &parts[np++]);
         }
-        return ox_concat(c, np, parts, axis, out);
+        if (!s) s = ox_concat(c, np, parts, axis, out);
+        free(parts);
+        return s;
     }
     return ox_op(c, KILN_OP_CONCAT, n, xs, 1, &a, out);
 }

@@ -226,6 +226,7 @@ OX_CONV(conv_resize) {
         const char *policy = ox_attr_s(n, "keep_aspect_ratio_policy", "stretch");
         double pick = 0;
         for (int i = 0; i < naxes; i++) {
+            if (sizes[i] < 0 || sizes[i] > OX_MAX_DIM || xs.dims[axes[i]] < 1) return ox_invalid(c, "size %lld", (long long)sizes[i]);
             double s = (double)sizes[i] / (double)xs.dims[axes[i]];
             axis_scale[i] = s;
             axis_out[i] = sizes[i];
