@@ -13,6 +13,7 @@
  * intermediate scores are not requested; otherwise the computation is
  * spelled out with matmul and softmax. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onnx_import.h"
@@ -337,7 +338,130 @@ OX_CONV(conv_rotary) {
     return ox_reshape(c, rot, 3, xs.dims, &out[0]);
 }
 
+/* LinearAttention (opset 27): a recurrent state S [B, Hkv, dk, dv] updated
+ * per time step, unrolled over the constant sequence length:
+ *   gated:  S *= exp(decay_t)
+ *   delta:  v_t = beta_t (v_t - k_t S)
+ *   S += k_t^T v_t;  out_t = scale q_t S (kv heads repeated for GQA)
+ * computed in float32 like the reference. */
+static kiln_status heads4(ox_ctx *c, ox_id x, int64_t heads, ox_id *out) {
+    KILN_TRY(ox_cast(c, x, KILN_F32, &x));
+    return split_heads(c, x, heads, out);
+}
+
+OX_CONV(conv_linear_attention) {
+    OX_REQ(q, 0);
+    OX_REQ(k, 1);
+    OX_REQ(v, 2);
+    ox_id past = ox_in(in, nin, 3), decay = ox_in(in, nin, 4), beta = ox_in(in, nin, 5);
+    const char *rule = ox_attr_s(n, "update_rule", "gated_delta");
+    int gating = !strcmp(rule, "gated") || !strcmp(rule, "gated_delta");
+    int delta = !strcmp(rule, "delta") || !strcmp(rule, "gated_delta");
+    if (!gating && !delta && strcmp(rule, "linear")) return ox_invalid(c, "unknown update_rule '%s'", rule);
+    if (gating != (decay != OX_NONE) || delta != (beta != OX_NONE))
+        return ox_invalid(c, "update_rule '%s' does not match the decay and beta inputs", rule);
+    int64_t hq = ox_attr_i(n, "q_num_heads", 0), hk = ox_attr_i(n, "kv_num_heads", 0);
+    if (hq <= 0 || hk <= 0 || hq % hk) return ox_invalid(c, "q_num_heads must be a positive multiple of kv_num_heads");
+    kiln_dtype out_dt = ox_dtype(c, q);
+    if (ox_rank(c, q) != 3 || ox_rank(c, k) != 3 || ox_rank(c, v) != 3) return ox_invalid(c, "query, key, value must be rank 3");
+    kiln_shape qs = OV(c, q)->shape;
+    if (!kiln_dim_is_const(qs.dims[1])) return ox_unsupported(c, "a symbolic sequence length");
+    int64_t T = qs.dims[1];
+    if (T > 4096) return ox_unsupported(c, "unrolling %lld steps", (long long)T);
+    ox_id q4, k4, v4;
+    KILN_TRY(heads4(c, q, hq, &q4));
+    KILN_TRY(heads4(c, k, hk, &k4));
+    KILN_TRY(heads4(c, v, hk, &v4));
+    kiln_shape k4s = OV(c, k4)->shape, v4s = OV(c, v4)->shape;
+    kiln_dim B = k4s.dims[0], dk = k4s.dims[3], dv = v4s.dims[3];
+    double scale = ox_attr_f(n, "scale", 0);
+    if (scale == 0) {
+        if (!kiln_dim_is_const(dk)) return ox_unsupported(c, "a symbolic head size");
+        scale = 1.0 / sqrt((double)dk);
+    }
+    ox_id d4 = OX_NONE, b4 = OX_NONE, S;
+    int64_t perm[4] = {0, 2, 1, 3};
+    if (decay != OX_NONE) { /* [B, T, Hkv] -> [B, Hkv, T, 1], or [B, T, Hkv*dk] -> [B, Hkv, T, dk] */
+        kiln_dim last = OV(c, decay)->shape.dims[2];
+        if (last == hk) {
+            kiln_dim r4[4] = {B, T, hk, 1};
+            KILN_TRY(ox_cast(c, decay, KILN_F32, &d4));
+            KILN_TRY(ox_reshape(c, d4, 4, r4, &d4));
+            KILN_TRY(ox_transpose(c, d4, 4, perm, &d4));
+        } else {
+            KILN_TRY(heads4(c, decay, hk, &d4));
+        }
+    }
+    if (beta != OX_NONE) { /* [B, T, Hkv or 1] -> [B, Hkv or 1, T, 1] */
+        kiln_dim last = OV(c, beta)->shape.dims[2];
+        kiln_dim r4[4] = {B, T, last, 1};
+        KILN_TRY(ox_cast(c, beta, KILN_F32, &b4));
+        KILN_TRY(ox_reshape(c, b4, 4, r4, &b4));
+        KILN_TRY(ox_transpose(c, b4, 4, perm, &b4));
+    }
+    kiln_dim ss[4] = {B, hk, dk, dv};
+    if (past != OX_NONE) KILN_TRY(ox_cast(c, past, KILN_F32, &S));
+    else {
+        ox_id z;
+        KILN_TRY(ox_scalar(c, KILN_F32, 0, &z));
+        KILN_TRY(ox_expand(c, z, 4, ss, &S));
+    }
+    ox_id *outs = malloc(sizeof(ox_id) * (size_t)(T ? T : 1));
+    if (!outs) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    kiln_status st = KILN_OK;
+    int64_t two = 2, three = 3;
+    int64_t g = hq / hk;
+    for (int64_t t = 0; t < T && !st; t++) {
+        ox_id qt, vt, kcol, krow, outer, Sr, o;
+        st = ox_slice(c, q4, 2, t, t + 1, 1, &qt);            /* [B, Hq, 1, dk] */
+        if (!st) st = ox_slice(c, k4, 2, t, t + 1, 1, &krow); /* [B, Hkv, 1, dk] */
+        if (!st) st = ox_slice(c, v4, 2, t, t + 1, 1, &vt);   /* [B, Hkv, 1, dv] */
+        if (!st && d4 != OX_NONE) { /* S *= exp(decay_t) over dk (and dv) */
+            ox_id dt;
+            st = ox_slice(c, d4, 2, t, t + 1, 1, &dt); /* [B, Hkv, 1, 1 or dk] */
+            if (!st) st = ox_unary(c, KILN_OP_EXP, dt, &dt);
+            if (!st) st = ox_squeeze(c, dt, 1, &two, &dt);
+            if (!st) st = ox_unsqueeze(c, dt, 1, &three, &dt); /* [B, Hkv, 1 or dk, 1] */
+            if (!st) st = ox_binary(c, KILN_OP_MUL, S, dt, &S);
+        }
+        if (!st && b4 != OX_NONE) { /* v_t = beta_t (v_t - k_t S) */
+            ox_id ret, bt;
+            st = ox_matmul(c, krow, S, &ret); /* [B, Hkv, 1, dv] */
+            if (!st) st = ox_binary(c, KILN_OP_SUB, vt, ret, &vt);
+            if (!st) st = ox_slice(c, b4, 2, t, t + 1, 1, &bt);
+            if (!st) st = ox_binary(c, KILN_OP_MUL, bt, vt, &vt);
+        }
+        if (!st) { /* S += k_t^T v_t */
+            int64_t p4[4] = {0, 1, 3, 2};
+            st = ox_transpose(c, krow, 4, p4, &kcol); /* [B, Hkv, dk, 1] */
+            if (!st) st = ox_matmul(c, kcol, vt, &outer);
+            if (!st) st = ox_binary(c, KILN_OP_ADD, S, outer, &S);
+        }
+        Sr = S;
+        if (!st && g > 1) { /* query head h reads kv head h / g */
+            kiln_dim r5[5] = {B, hk, 1, dk, dv}, e5[5] = {B, hk, g, dk, dv}, r4[4] = {B, hq, dk, dv};
+            st = ox_reshape(c, S, 5, r5, &Sr);
+            if (!st) st = ox_expand(c, Sr, 5, e5, &Sr);
+            if (!st) st = ox_reshape(c, Sr, 4, r4, &Sr);
+        }
+        if (!st) st = ox_matmul(c, qt, Sr, &o); /* [B, Hq, 1, dv] */
+        if (!st) st = ox_binary_s(c, KILN_OP_MUL, o, scale, &outs[t]);
+    }
+    ox_id y = OX_NONE;
+    if (!st) st = ox_concat(c, (int)T, outs, 2, &y); /* [B, Hq, T, dv] */
+    free(outs);
+    KILN_TRY(st);
+    kiln_dim o3[3] = {B, T, kiln_dim_mul(c->g, hq, dv)};
+    if (o3[2] == KILN_DIM_INVALID) return ox_unsupported(c, "shapes too complex");
+    KILN_TRY(ox_transpose(c, y, 4, perm, &y));
+    KILN_TRY(ox_reshape(c, y, 3, o3, &y));
+    KILN_TRY(ox_cast(c, y, out_dt, &out[0]));
+    if (nout > 1) KILN_TRY(ox_cast(c, S, past != OX_NONE ? ox_dtype(c, past) : out_dt, &out[1]));
+    return KILN_OK;
+}
+
 const ox_converter ox_more_ops[] = {
+    {"LinearAttention", conv_linear_attention},
     {"Attention", conv_attention},
     {"RotaryEmbedding", conv_rotary},
     {NULL, NULL},
