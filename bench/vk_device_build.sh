@@ -91,11 +91,21 @@ if [ "$mode" = all ] || [ "$mode" = tests ]; then
   tr -s ' \n' '\n\n' <"$S/expected_greedy_200_token_ids.txt" | grep -v '^$' | tail -n +5 >"$OUT/gen.want"
   cmp -s "$OUT/gen.ids" "$OUT/gen.want" && echo "stories260K greedy: PASS" || echo "stories260K greedy: FAIL"
   tail -1 "$OUT/gen.err"
+  # the optional tensor-core matmul (untested until now): fp16 fixtures through it
+  for m in gpt2 llama; do
+    KILN_VK_COOPMAT=1 "$K" run "$F/$m-tiny" --inputs "$F/$m-tiny/expected.safetensors" --out "$OUT/$m-cm.st" \
+      --device vulkan --precision fp16 --profile >"$OUT/$m-coopmat.txt" 2>&1
+    python3 "$D/shared/tools/stcmp.py" "$OUT/$m-cm.st" "$F/$m-tiny/expected.safetensors" logits --atol 3e-2 --rtol 3e-2 \
+      >>"$OUT/$m-coopmat.txt" 2>&1 && echo "$m fp16 KILN_VK_COOPMAT=1: PASS" || echo "$m fp16 KILN_VK_COOPMAT=1: FAIL"
+  done
 fi
 if [ "$mode" = all ] || [ "$mode" = bench ]; then
   "$D/bin/kiln_vk_graphs" --model "$D/gpt2.kiln" --matmul 4096 --gpt2 1024 --reps 5 --trace "$OUT/gpt2-trace.json" \
     >"$OUT/bench.txt" 2>&1
   cat "$OUT/bench.txt"
+  KILN_VK_COOPMAT=1 "$D/bin/kiln_vk_graphs" --matmul 4096 --gpt2 0 --reps 5 >"$OUT/bench-coopmat.txt" 2>&1
+  echo "with KILN_VK_COOPMAT=1 (fp16 rows use tensor cores when the device has VK_NV_cooperative_matrix):"
+  cat "$OUT/bench-coopmat.txt"
 fi
 RUN
 chmod +x "$DIST/run.sh"

@@ -215,6 +215,10 @@ static kiln_status header(kvk_cg *c, uint32_t wg) {
         kvk_str_add(c->s, "#extension GL_KHR_shader_subgroup_basic : require\n"
                           "#extension GL_KHR_shader_subgroup_arithmetic : require\n#define K_SUBGROUPS 1\n");
     if (c->dev->float64) kvk_str_add(c->s, "#define K_F64 1\n");
+    if (k->kind == KILN_K_MATMUL && c->v->p[5] == 2)
+        kvk_str_add(c->s, "#extension GL_NV_cooperative_matrix : require\n#extension GL_KHR_memory_scope_semantics : require\n"
+                          "#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require\n"
+                          "#extension GL_KHR_shader_subgroup_basic : require\n");
     kvk_str_addf(c->s, "#define WG %uu\nlayout(local_size_x = %u) in;\n", wg, wg);
     kvk_str_addf(c->s, "#define IDX %s\n", c->v->wide ? "int64_t" : "int");
     const char *prelude = kvk_shader_source("k_prelude");
@@ -501,7 +505,7 @@ static const char *template_name(kiln_ktemplate t) {
     case KILN_K_POINTWISE: return "k_pointwise";
     case KILN_K_REDUCE: return "k_reduce";
     case KILN_K_ROW: return "k_row";
-    case KILN_K_MATMUL: return "k_matmul";
+    case KILN_K_MATMUL: return "k_matmul"; /* or k_matmul_coopmat: kvk_codegen */
     case KILN_K_ATTENTION: return "k_attention";
     }
     return "?";
@@ -512,6 +516,10 @@ static uint32_t template_params(kvk_cg *c, kvk_str *defs) {
     const uint32_t *p = c->v->p;
     switch (c->k->kind) {
     case KILN_K_MATMUL:
+        if (p[5] == 2) {
+            kvk_str_add(defs, "#define MM_COOPMAT 1\n");
+            return 128; /* 4 subgroups of 32 */
+        }
         if (p[5]) {
             kvk_str_addf(defs, "#define MM_GEMV 1\n#define GM_ROWS %u\n#define GM_COLS %u\n#define GM_TPC %u\n", p[0], p[1],
                          p[2]);
@@ -548,8 +556,9 @@ kiln_status kvk_codegen(const kvk_kinfo *ki, const kvk_variant *v, const kvk_cg_
         case KILN_K_MATMUL: glue_matmul(&c); break;
         case KILN_K_ATTENTION: glue_attention(&c); break;
         }
-        const char *tpl = kvk_shader_source(template_name(k->kind));
-        if (!tpl) st = kiln_error(KILN_ERR_INTERNAL, "vulkan: shaders/%s.glsl is not embedded", template_name(k->kind));
+        const char *tname = k->kind == KILN_K_MATMUL && v->p[5] == 2 ? "k_matmul_coopmat" : template_name(k->kind);
+        const char *tpl = kvk_shader_source(tname);
+        if (!tpl) st = kiln_error(KILN_ERR_INTERNAL, "vulkan: shaders/%s.glsl is not embedded", tname);
         else kvk_str_add(&s, tpl);
     }
     free(c.mark);

@@ -59,7 +59,8 @@ typedef struct kvk_variant {
  *   ROW        p0 workgroup size (one row per workgroup)
  *   MATMUL     p0 BM, p1 BN, p2 BK, p3 TM, p4 TN (tiled); p5 1 = the GEMV
  *              form for a few rows (p0 rows, p1 columns per workgroup,
- *              p2 threads per column)
+ *              p2 threads per column); p5 2 = cooperative matrices
+ *              (k_matmul_coopmat.glsl: f16 operands, f32 sums; untested)
  *   ATTENTION  p0 workgroup size, p1 query rows per workgroup, p2 keys per
  *              tile, p3 the head-size bound of the shared tiles */
 
@@ -70,6 +71,7 @@ typedef struct kvk_cg_device {
     uint32_t max_shared;      /* bytes */
     uint64_t chunk_bytes;     /* bytes per chunk of a split tensor (a storage-buffer range) */
     int float64, int64;       /* shaderFloat64, shaderInt64 */
+    int nv_coopmat;           /* the optional tensor-core matmul may be used (KILN_VK_COOPMAT=1) */
 } kvk_cg_device;
 
 /* Facts about one kernel, computed once. */

@@ -35,7 +35,10 @@ static kiln_status create_device(kiln_vk_device *dev) {
     VkPhysicalDeviceSubgroupSizeControlFeatures ssc = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
     kvk_coopmat_features cm = {.sType = KVK_STYPE_COOPMAT_FEATURES};
-    const char *exts[10];
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV nvcm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
+    const char *exts[12];
     uint32_t nexts = 0;
 #define CHAIN(s)             \
     do {                     \
@@ -67,6 +70,18 @@ static kiln_status create_device(kiln_vk_device *dev) {
         cm.cooperativeMatrix = VK_TRUE;
         CHAIN(cm);
         exts[nexts++] = KVK_COOPMAT_EXT;
+    }
+    /* the optional, untested tensor-core matmul: only when asked for */
+    const char *cmenv = getenv("KILN_VK_COOPMAT");
+    if (cmenv && strcmp(cmenv, "1") == 0 && p->nv_coopmat16 && p->vulkan_memory_model && info->fp16_arithmetic &&
+        info->subgroup_size == 32) {
+        nvcm.cooperativeMatrix = VK_TRUE;
+        CHAIN(nvcm);
+        vmm.vulkanMemoryModel = VK_TRUE;
+        CHAIN(vmm);
+        exts[nexts++] = VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME;
+        if (p->ext_vulkan_memory_model) exts[nexts++] = VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME;
+        dev->nv_coopmat = 1;
     }
 #undef CHAIN
     if (p->ext_push_descriptor) exts[nexts++] = VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME;

@@ -65,6 +65,8 @@ static kiln_status load_instance_fns(kiln_vk_instance *inst) {
         (PFN_vkDestroyDebugUtilsMessengerEXT)gipa(inst->instance, "vkDestroyDebugUtilsMessengerEXT");
     inst->fn.vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR =
         (kvk_pfn_coopmat_props)gipa(inst->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR");
+    inst->fn.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV = (PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV)gipa(
+        inst->instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV");
     return KILN_OK;
 }
 

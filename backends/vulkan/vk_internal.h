@@ -45,6 +45,7 @@ typedef struct kvk_instance_fns {
     PFN_vkCreateDebugUtilsMessengerEXT vkCreateDebugUtilsMessengerEXT;
     PFN_vkDestroyDebugUtilsMessengerEXT vkDestroyDebugUtilsMessengerEXT;
     kvk_pfn_coopmat_props vkGetPhysicalDeviceCooperativeMatrixPropertiesKHR;
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV vkGetPhysicalDeviceCooperativeMatrixPropertiesNV;
 } kvk_instance_fns;
 
 typedef struct kvk_device_fns {
@@ -79,7 +80,10 @@ typedef struct kvk_physical {
     int ext_f16i8, ext_16bit, ext_8bit, ext_coopmat, ext_subgroup_size_control;
     int shader_float64, shader_int64; /* core features generated kernels may use */
     int ext_push_descriptor;          /* VK_KHR_push_descriptor */
-} kvk_physical;
+    /* VK_NV_cooperative_matrix with a 16x16x16 f16 x f16 + f32 subgroup
+     * shape, and the Vulkan memory model its GLSL needs (the optional
+     * tensor-core matmul: KILN_VK_COOPMAT=1, untested) */
+    int nv_coopmat16, vulkan_memory_model, ext_vulkan_memory_model;} kvk_physical;
 
 struct kiln_vk_instance {
     kvk_global_fns g;
@@ -248,6 +252,7 @@ struct kiln_vk_device {
     VkDescriptorSetLayout set_layouts[KILN_VK_MAX_BINDINGS + 1];
     VkDescriptorSetLayout push_set_layouts[KILN_VK_MAX_BINDINGS + 1];
     PFN_vkCmdPushDescriptorSetKHR vkCmdPushDescriptorSetKHR; /* NULL without the extension */
+    int nv_coopmat; /* the NV cooperative matrix path was enabled (KILN_VK_COOPMAT=1) */
     kvk_playout *playouts;
     int nplayouts;
     kvk_desc_cache desc;

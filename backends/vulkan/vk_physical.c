@@ -76,6 +76,25 @@ static void query_coopmat(const kiln_vk_instance *inst, kvk_physical *p) {
     free(props);
 }
 
+/* The NV cooperative matrix shape the optional tensor-core matmul uses. */
+static void query_nv_coopmat(const kiln_vk_instance *inst, kvk_physical *p) {
+    PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV get = inst->fn.vkGetPhysicalDeviceCooperativeMatrixPropertiesNV;
+    uint32_t n = 0;
+    if (!get || get(p->pd, &n, NULL) != VK_SUCCESS || n == 0) return;
+    VkCooperativeMatrixPropertiesNV *props = calloc(n, sizeof *props);
+    if (!props) return;
+    for (uint32_t i = 0; i < n; i++) props[i].sType = VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV;
+    VkResult r = get(p->pd, &n, props);
+    for (uint32_t i = 0; (r == VK_SUCCESS || r == VK_INCOMPLETE) && i < n; i++) {
+        const VkCooperativeMatrixPropertiesNV *c = &props[i];
+        if (c->MSize == 16 && c->NSize == 16 && c->KSize == 16 && c->AType == VK_COMPONENT_TYPE_FLOAT16_NV &&
+            c->BType == VK_COMPONENT_TYPE_FLOAT16_NV && c->CType == VK_COMPONENT_TYPE_FLOAT32_NV &&
+            c->DType == VK_COMPONENT_TYPE_FLOAT32_NV && c->scope == VK_SCOPE_SUBGROUP_NV)
+            p->nv_coopmat16 = 1;
+    }
+    free(props);
+}
+
 static void query_properties(const kiln_vk_instance *inst, kvk_physical *p, uint32_t api, const VkExtensionProperties *e,
                              uint32_t ne) {
     kiln_vk_device_info *info = &p->info;
@@ -146,11 +165,17 @@ static void query_features(const kiln_vk_instance *inst, kvk_physical *p, uint32
     VkPhysicalDeviceSubgroupSizeControlFeatures ssc = {
         .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES};
     kvk_coopmat_features cm = {.sType = KVK_STYPE_COOPMAT_FEATURES};
+    VkPhysicalDeviceCooperativeMatrixFeaturesNV nvcm = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+    VkPhysicalDeviceVulkanMemoryModelFeatures vmm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES};
     int core12 = api >= VK_API_VERSION_1_2, core13 = api >= VK_API_VERSION_1_3;
     int has_f16 = core12 || has_ext(e, ne, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
     int has_s8 = core12 || has_ext(e, ne, VK_KHR_8BIT_STORAGE_EXTENSION_NAME);
     int has_ssc = core13 || has_ext(e, ne, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
     int has_cm = has_ext(e, ne, KVK_COOPMAT_EXT);
+    int has_nvcm = has_ext(e, ne, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME);
+    p->ext_vulkan_memory_model = !core12 && has_ext(e, ne, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
+    int has_vmm = core12 || p->ext_vulkan_memory_model;
     p->ext_push_descriptor = has_ext(e, ne, VK_KHR_PUSH_DESCRIPTOR_EXTENSION_NAME);
 #define CHAIN(cond, s)          \
     if (cond) {                 \
@@ -161,6 +186,8 @@ static void query_features(const kiln_vk_instance *inst, kvk_physical *p, uint32
     CHAIN(has_s8, s8)
     CHAIN(has_ssc, ssc)
     CHAIN(has_cm, cm)
+    CHAIN(has_nvcm, nvcm)
+    CHAIN(has_vmm, vmm)
 #undef CHAIN
     inst->fn.vkGetPhysicalDeviceFeatures2(p->pd, &f);
     info->storage16 = s16.storageBuffer16BitAccess;
@@ -179,6 +206,8 @@ static void query_features(const kiln_vk_instance *inst, kvk_physical *p, uint32
     p->ext_coopmat = info->cooperative_matrix;
     p->ext_16bit = 0; /* core in 1.1 */
     if (info->cooperative_matrix) query_coopmat(inst, p);
+    p->vulkan_memory_model = has_vmm && vmm.vulkanMemoryModel;
+    if (has_nvcm && nvcm.cooperativeMatrix) query_nv_coopmat(inst, p);
 }
 
 kiln_status kvk_physical_query(kiln_vk_instance *inst, VkPhysicalDevice pd, int index, kvk_physical *p) {

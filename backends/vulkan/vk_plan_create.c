@@ -108,6 +108,7 @@ static void init_cg(kvk_session *s) {
     s->cg.chunk_bytes = range / align * align;
     s->cg.float64 = s->dev->phys->shader_float64;
     s->cg.int64 = s->dev->phys->shader_int64;
+    s->cg.nv_coopmat = s->dev->nv_coopmat;
 }
 
 static kiln_status open_device(const kiln_session_options *opt, kvk_session *s) {

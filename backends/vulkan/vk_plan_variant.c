@@ -109,6 +109,11 @@ static kiln_status pick_params(const kvk_session *s, const kiln_kernel *k, const
         int64_t m = dims[a->extent[R - 2]], kk = dims[a->extent[R - 1]], n = dims[b->extent[R - 1]];
         int64_t batch = product(dims, k->out_extent, R - 2);
         int kfast = b->strided && kiln_dim_is_const(k->dims[b->stride[R - 2]]) && k->dims[b->stride[R - 2]] == 1;
+        /* tensor cores for f16 math with f32 sums: only --precision fp16 rounds operands to f16 */
+        if (s->cg.nv_coopmat && s->fp16 && k->value_type == KILN_F32 && m > 4) {
+            p[0] = 64, p[1] = 64, p[2] = 32, p[5] = 2;
+            break;
+        }
         if (m <= 4) {
             p[5] = 1;
             p[0] = m <= 1 ? 1 : 4;
@@ -160,7 +165,7 @@ static kiln_status groups_for(const kvk_session *s, const kiln_kernel *k, const 
         int64_t m = dims[k->views[KILN_KV_A].extent[R - 2]], n = dims[k->views[KILN_KV_B].extent[R - 1]];
         int64_t batch = product(dims, k->out_extent, R - 2);
         uint64_t z = (uint64_t)batch < maxg[2] ? (uint64_t)batch : maxg[2];
-        if (p[5]) {
+        if (p[5] == 1) {
             KILN_TRY(kiln_vk_grid_1d(s->dev, (uint64_t)(n + p[1] - 1) / p[1], g));
         } else {
             uint64_t x = (uint64_t)(n + p[1] - 1) / p[1], y = (uint64_t)(m + p[0] - 1) / p[0];

@@ -406,6 +406,48 @@ static void test_dequantize(void) {
     finish_with(&c, y, 60, RT, 1e-3, bindings, "dequantize+matmul");
 }
 
+/* The optional tensor-core matmul (GL_NV_cooperative_matrix) cannot run
+ * here: check only that its GLSL, with a fused epilogue and a transposed
+ * weight, compiles to SPIR-V (glslang's semantic checks). */
+static void test_coopmat_compiles(void) {
+    kiln_graph *g = kiln_graph_new("coopmat");
+    kiln_dim n = kiln_dim_symbol(g, "n");
+    kiln_value a = tp_input(g, "a", KILN_F32, 2, DIMS(n, 96));
+    kiln_value w = tp_param(g, "w", KILN_F32, 2, DIMS(80, 96)), bias = tp_param(g, "b", KILN_F32, 1, DIMS(80));
+    kiln_named_attr tb = kiln_a_bool("trans_b", 1);
+    kiln_value y = tp_node(g, KILN_OP_MATMUL, 2, (kiln_value[]){a, w}, 1, &tb);
+    CHECK_OK(kiln_graph_add_output(g, "y", TP1(g, KILN_OP_GELU, TP2(g, KILN_OP_ADD, y, bias))));
+    kiln_plan *p = NULL;
+    CHECK_OK(kiln_plan_compile(g, NULL, &p));
+    const kiln_kernel *k = p ? kiln_plan_kernel(p, 0) : NULL;
+    CHECK(k && k->kind == KILN_K_MATMUL);
+    if (k && k->kind == KILN_K_MATMUL) {
+        kvk_kinfo ki;
+        CHECK_OK(kvk_kinfo_init(k, &ki));
+        kvk_slot_map slots[8];
+        for (int i = 0; i < k->nbufs && i < 8; i++)
+            slots[i] = (kvk_slot_map){k->bufs[i].dtype == KILN_F32 && i ? KILN_F16 : k->bufs[i].dtype, i, 1, -1};
+        kvk_variant v = {0, {64, 64, 32, 0, 0, 2}, k->nbufs, slots, k->nbufs, ki.ndim_push};
+        kvk_cg_device cd = {32, 1, 49152, (uint64_t)1 << 31, 1, 1, 1};
+        char *glsl = NULL;
+        uint32_t wg = 0;
+        CHECK_OK(kvk_codegen(&ki, &v, &cd, &glsl, &wg));
+        CHECK(wg == 128);
+        if (glsl) {
+            kiln_vk_options o = {.no_cache = 1};
+            kiln_vk_shader_source src = {.name = "coopmat matmul", .glsl = glsl};
+            kiln_vk_spirv spv = {0};
+            CHECK_OK(kiln_vk_compile_glsl(&o, &src, &spv));
+            CHECK(spv.nwords > 0);
+            kiln_vk_spirv_free(&spv);
+        }
+        free(glsl);
+        kvk_kinfo_free(&ki);
+    }
+    kiln_plan_free(p);
+    kiln_graph_free(g);
+}
+
 /* Tensors larger than a storage-buffer range are split over several
  * bindings: pretend the range is 4 KiB so these small tensors split. */
 static void test_split_bindings(void) {
@@ -452,6 +494,7 @@ int main(void) {
     test_more_index();
     test_dequantize();
     test_split_bindings();
+    test_coopmat_compiles();
     check_coverage();
     vp_close();
     return test_finish("test_vk_ops");
