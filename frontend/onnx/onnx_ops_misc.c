@@ -9,6 +9,14 @@
 
 static int is_op(const onnx_node *n, const char *s) { return strcmp(n->op_type, s) == 0; }
 
+/* outer / axis / inner extents of t split at axis */
+static void ref_split_dims(const kiln_tensor *t, int axis, int64_t *outer, int64_t *len, int64_t *inner) {
+    *outer = *inner = 1;
+    for (int i = 0; i < axis; i++) *outer *= t->shape[i];
+    *len = t->shape[axis];
+    for (int i = axis + 1; i < t->rank; i++) *inner *= t->shape[i];
+}
+
 /* ---- windows ---------------------------------------------------------------------------- */
 OX_CONV(conv_window) {
     (void)nin;
@@ -656,7 +664,103 @@ OX_CONV(conv_if) {
     return ox_inline_graph(c, br->g, 0, NULL, out, nout);
 }
 
+/* Unique of data known at import time (its output size depends on the
+ * values): unique elements or slices along `axis`, sorted or in order of
+ * first occurrence, with indices, inverse indices and counts. */
+typedef struct uq {
+    const kiln_tensor *t;
+    int64_t outer, len, inner; /* items are [outer, inner] slices at axis position i */
+} uq;
+
+static int uq_cmp(const uq *u, int64_t a, int64_t b) {
+    int fl = kiln_dtype_is_float(u->t->dtype);
+    for (int64_t o = 0; o < u->outer; o++)
+        for (int64_t i = 0; i < u->inner; i++) {
+            size_t ia = (size_t)((o * u->len + a) * u->inner + i), ib = (size_t)((o * u->len + b) * u->inner + i);
+            if (fl) {
+                double x = kiln_load_f64(u->t->data, u->t->dtype, ia), y = kiln_load_f64(u->t->data, u->t->dtype, ib);
+                if (x != y) return x < y ? -1 : 1;
+            } else {
+                int64_t x = kiln_load_i64(u->t->data, u->t->dtype, ia), y = kiln_load_i64(u->t->data, u->t->dtype, ib);
+                if (x != y) return x < y ? -1 : 1;
+            }
+        }
+    return 0;
+}
+
+OX_CONV(conv_unique) {
+    (void)nin;
+    OX_REQ(x, 0);
+    if (!ox_is_known(c, x)) return ox_unsupported(c, "Unique of data computed at run time (data-dependent shape)");
+    const kiln_tensor *t = &OV(c, x)->k;
+    uq u = {t, 1, kiln_tensor_numel(t), 1};
+    int has_axis = ox_has_attr(n, "axis"), axis = 0, sorted = (int)ox_attr_i(n, "sorted", 1);
+    if (has_axis) {
+        KILN_TRY(ox_axis(c, ox_attr_i(n, "axis", 0), t->rank, "axis", &axis));
+        ref_split_dims(t, axis, &u.outer, &u.len, &u.inner);
+    }
+    if (u.len > 65536) return ox_unsupported(c, "Unique over %lld items", (long long)u.len);
+    int64_t *first = malloc(sizeof(int64_t) * (size_t)(u.len ? u.len : 1) * 3);
+    if (!first) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    int64_t *which = first + u.len, *count = which + u.len, nu = 0;
+    for (int64_t i = 0; i < u.len; i++) { /* first occurrences, in order */
+        int64_t j = 0;
+        while (j < nu && uq_cmp(&u, first[j], i)) j++;
+        if (j == nu) {
+            first[nu] = i;
+            count[nu++] = 0;
+        }
+        which[i] = j;
+        count[j]++;
+    }
+    int64_t *order = malloc(sizeof(int64_t) * (size_t)(nu ? nu : 1) * 2);
+    if (!order) {
+        free(first);
+        return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    int64_t *rank_of = order + nu;
+    for (int64_t j = 0; j < nu; j++) order[j] = j;
+    if (sorted) /* insertion sort of the unique items by value */
+        for (int64_t i = 1; i < nu; i++)
+            for (int64_t k = i; k > 0 && uq_cmp(&u, first[order[k - 1]], first[order[k]]) > 0; k--) {
+                int64_t tmp = order[k];
+                order[k] = order[k - 1];
+                order[k - 1] = tmp;
+            }
+    for (int64_t j = 0; j < nu; j++) rank_of[order[j]] = j;
+    kiln_status st = KILN_OK;
+    kiln_tensor y, idx, inv, cnt;
+    int64_t ys[KILN_MAX_RANK];
+    int yr = has_axis ? t->rank : 1;
+    for (int i = 0; i < yr; i++) ys[i] = has_axis ? (i == axis ? nu : t->shape[i]) : nu;
+    st = kiln_tensor_alloc(&y, t->dtype, yr, ys);
+    size_t es = kiln_dtype_size(t->dtype);
+    for (int64_t j = 0; !st && j < nu; j++)
+        for (int64_t o = 0; o < u.outer; o++)
+            memcpy((char *)y.data + ((o * nu + j) * u.inner) * es, (const char *)t->data + ((o * u.len + first[order[j]]) * u.inner) * es,
+                   (size_t)u.inner * es);
+    ox_id outs[4] = {OX_NONE, OX_NONE, OX_NONE, OX_NONE};
+    if (!st) st = ox_from_tensor(c, &y, &outs[0]);
+    if (!st && !(st = kiln_tensor_alloc(&idx, KILN_I64, 1, &nu))) {
+        for (int64_t j = 0; j < nu; j++) ((int64_t *)idx.data)[j] = first[order[j]];
+        st = ox_from_tensor(c, &idx, &outs[1]);
+    }
+    if (!st && !(st = kiln_tensor_alloc(&inv, KILN_I64, 1, &u.len))) {
+        for (int64_t i = 0; i < u.len; i++) ((int64_t *)inv.data)[i] = rank_of[which[i]];
+        st = ox_from_tensor(c, &inv, &outs[2]);
+    }
+    if (!st && !(st = kiln_tensor_alloc(&cnt, KILN_I64, 1, &nu))) {
+        for (int64_t j = 0; j < nu; j++) ((int64_t *)cnt.data)[j] = count[order[j]];
+        st = ox_from_tensor(c, &cnt, &outs[3]);
+    }
+    free(first);
+    free(order);
+    for (int i = 0; !st && i < nout && i < 4; i++) out[i] = outs[i];
+    return st;
+}
+
 const ox_converter ox_misc_ops[] = {
+    {"Unique", conv_unique},
     {"If", conv_if},
     {"HannWindow", conv_window},         {"HammingWindow", conv_window},
     {"BlackmanWindow", conv_window},     {"CenterCropPad", conv_center_crop_pad},
