@@ -7,7 +7,7 @@
 
 #include "onnx_import.h"
 
-static const ox_converter *const tables[] = {ox_elementwise_ops, ox_reduce_ops, ox_shape_ops, ox_nn_ops, ox_more_ops, ox_conv_ops, ox_resize_ops, ox_scatter_ops, ox_quant_ops, ox_misc_ops, ox_rnn_ops, ox_loop_ops, ox_dft_ops};
+static const ox_converter *const tables[] = {ox_elementwise_ops, ox_reduce_ops, ox_shape_ops, ox_nn_ops, ox_more_ops, ox_conv_ops, ox_resize_ops, ox_scatter_ops, ox_quant_ops, ox_misc_ops, ox_rnn_ops, ox_loop_ops, ox_dft_ops, ox_gridsample_ops};
 
 static const ox_converter *find_converter(const char *op_type) {
     for (size_t t = 0; t < sizeof tables / sizeof tables[0]; t++)

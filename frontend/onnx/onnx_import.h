@@ -193,6 +193,7 @@ extern const ox_converter ox_misc_ops[];
 extern const ox_converter ox_rnn_ops[];
 extern const ox_converter ox_loop_ops[];
 extern const ox_converter ox_dft_ops[];
+extern const ox_converter ox_gridsample_ops[];
 
 /* The whole import (onnx_import.c): graph and weight map for a decoded
  * model. Initializers view the model's bytes unless copy_weights is set;
