@@ -16,8 +16,14 @@ static const ox_converter *find_converter(const char *op_type) {
     return NULL;
 }
 
+static ox_convert_fn find_domain_converter(const char *domain, const char *op_type) {
+    for (const ox_domain_converter *d = ox_domain_ops; d->domain; d++)
+        if (!strcmp(d->domain, domain) && !strcmp(d->op_type, op_type)) return d->fn;
+    return NULL;
+}
+
 int onnx_op_supported(const char *domain, const char *op_type) {
-    if (domain && *domain && strcmp(domain, "ai.onnx") != 0) return 0;
+    if (domain && *domain && strcmp(domain, "ai.onnx") != 0) return find_domain_converter(domain, op_type) != NULL;
     return find_converter(op_type) != NULL;
 }
 
@@ -154,7 +160,8 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
         return kiln_error(KILN_ERR_LIMIT, "the model unrolls to more than %d nodes", MAX_CONVERTED);
     int default_domain = !*n->domain || strcmp(n->domain, "ai.onnx") == 0;
     if (default_domain) cv = find_converter(n->op_type);
-    if (!cv) {
+    ox_convert_fn fn = cv ? cv->fn : default_domain ? NULL : find_domain_converter(n->domain, n->op_type);
+    if (!fn) {
         if (default_domain)
             return ox_unsupported(c, "unsupported op %s (domain ai.onnx, opset %lld)", n->op_type, (long long)c->opset);
         int64_t ver = 0;
@@ -162,8 +169,7 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
             if (strcmp(c->model->opsets[i].domain, n->domain) == 0) ver = c->model->opsets[i].version;
         return ox_unsupported(c, "unsupported op %s (domain %s, opset %lld)", n->op_type, n->domain, (long long)ver);
     }
-    if (!default_domain || c->opset <= 0)
-        return ox_unsupported(c, "the model imports no opset of the default domain");
+    if (default_domain && c->opset <= 0) return ox_unsupported(c, "the model imports no opset of the default domain");
     if (n->ninputs > MAX_NODE_IO || n->noutputs > MAX_NODE_IO) return ox_unsupported(c, "too many inputs or outputs");
     ox_id in[MAX_NODE_IO], out[MAX_NODE_IO];
     for (int i = 0; i < n->ninputs; i++) {
@@ -186,7 +192,7 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
             a->type == ONNX_ATTR_TYPE_PROTOS)
             return ox_unsupported(c, "attribute '%s' has an unsupported type", a->name);
     }
-    KILN_TRY(cv->fn(c, n, in, n->ninputs, out, n->noutputs));
+    KILN_TRY(fn(c, n, in, n->ninputs, out, n->noutputs));
     for (int i = 0; i < n->noutputs; i++) {
         if (!*n->outputs[i]) continue;
         if (out[i] == OX_NONE) return ox_unsupported(c, "output %d ('%s') is not supported", i, n->outputs[i]);

@@ -179,6 +179,13 @@ typedef struct ox_converter {
     ox_convert_fn fn;
 } ox_converter;
 
+/* Converters of ops in other domains (ai.onnx.ml, ai.onnx.preview.training). */
+typedef struct ox_domain_converter {
+    const char *domain, *op_type;
+    ox_convert_fn fn;
+} ox_domain_converter;
+extern const ox_domain_converter ox_domain_ops[];
+
 /* Converter tables of each family file, NULL-terminated. */
 extern const ox_converter ox_elementwise_ops[];
 extern const ox_converter ox_reduce_ops[];
