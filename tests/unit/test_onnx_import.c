@@ -455,6 +455,57 @@ static void test_external_data(void) {
     rmdir(dir);
 }
 
+/* Reshape(x, shape) with the shape a graph input: unknown when the graph
+ * is built, unless bound with kiln_onnx_load_bound. */
+static void test_bound_inputs(void) {
+    pbw g = {0};
+    tdim xd[2] = {{2, NULL, 0}, {3, NULL, 0}}, sd[1] = {{2, NULL, 0}};
+    pbw vi = value_info("x", T_FLOAT, 2, xd);
+    pbw_msg(&g, G_INPUT, &vi);
+    vi = value_info("shape", T_INT64, 1, sd);
+    pbw_msg(&g, G_INPUT, &vi);
+    vi = value_info("y", T_FLOAT, 2, xd);
+    pbw_msg(&g, G_OUTPUT, &vi);
+    pbw nd = node("Reshape", "r", STRS("x", "shape"), STRS("y"));
+    pbw_msg(&g, G_NODE, &nd);
+    pbw m = model(17, &g);
+    char dir[] = "/tmp/kiln_onnx_bind_XXXXXX", path[128];
+    if (!mkdtemp(dir)) {
+        test_failures++;
+        free(m.p);
+        return;
+    }
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    write_file(path, m.p, m.len);
+    free(m.p);
+    kiln_graph *kg = NULL;
+    kiln_tensor_map *w = NULL;
+    kiln_status s = kiln_onnx_load(path, &kg, &w);
+    CHECK(s && kiln_status_code(s) == KILN_ERR_UNSUPPORTED);
+    CHECK_ERR(s, "the target shape is computed at run time");
+    kiln_tensor_map *bind = kiln_tensor_map_new();
+    kiln_tensor shp;
+    int64_t two = 2;
+    CHECK_OK(kiln_tensor_alloc(&shp, KILN_I64, 1, &two));
+    ((int64_t *)shp.data)[0] = 3;
+    ((int64_t *)shp.data)[1] = -1; /* [3, 2] */
+    CHECK_OK(kiln_tensor_map_put(bind, "shape", shp));
+    CHECK_OK(kiln_onnx_load_bound(path, bind, &kg, &w));
+    if (kg) {
+        CHECK(kiln_graph_input_count(kg) == 1); /* only x stays an input */
+        kiln_tensor_map *out = NULL;
+        CHECK_OK(run_iota(kg, w, "x", KILN_F32, 2, (int64_t[]){2, 3}, &out));
+        const kiln_tensor *y = out ? kiln_tensor_map_get(out, "y") : NULL;
+        CHECK(y && y->rank == 2 && y->shape[0] == 3 && y->shape[1] == 2 && ((float *)y->data)[5] == 5);
+        kiln_tensor_map_free(out);
+        kiln_graph_free(kg);
+        kiln_tensor_map_free(w);
+    }
+    kiln_tensor_map_free(bind);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     test_symbolic_reshape();
     test_symbolic_expand();
@@ -463,5 +514,6 @@ int main(void) {
     test_malformed();
     test_tensor_files();
     test_external_data();
+    test_bound_inputs();
     return test_finish("test_onnx_import");
 }
