@@ -17,8 +17,10 @@ static const ox_converter *find_converter(const char *op_type) {
 }
 
 static ox_convert_fn find_domain_converter(const char *domain, const char *op_type) {
-    for (const ox_domain_converter *d = ox_domain_ops; d->domain; d++)
-        if (!strcmp(d->domain, domain) && !strcmp(d->op_type, op_type)) return d->fn;
+    const ox_domain_converter *lists[] = {ox_domain_ops, ox_preview_ops};
+    for (size_t l = 0; l < sizeof lists / sizeof lists[0]; l++)
+        for (const ox_domain_converter *d = lists[l]; d->domain; d++)
+            if (!strcmp(d->domain, domain) && !strcmp(d->op_type, op_type)) return d->fn;
     return NULL;
 }
 
@@ -185,7 +187,8 @@ static kiln_status convert_node(ox_ctx *c, const onnx_node *n) {
     for (int i = 0; i < n->nattrs; i++) {
         const onnx_attr *a = &n->attrs[i];
         if (a->ref_attr_name) return ox_unsupported(c, "attribute '%s' refers to a function attribute", a->name);
-        int takes_graph = !strcmp(n->op_type, "If") || !strcmp(n->op_type, "Scan") || !strcmp(n->op_type, "Loop");
+        int takes_graph = !strcmp(n->op_type, "If") || !strcmp(n->op_type, "Scan") || !strcmp(n->op_type, "Loop") ||
+                          !strcmp(n->op_type, "FlexAttention");
         if ((a->type == ONNX_ATTR_GRAPH && !takes_graph) || a->type == ONNX_ATTR_GRAPHS)
             return ox_unsupported(c, "attribute '%s' is a subgraph (control flow is not supported)", a->name);
         if (a->type == ONNX_ATTR_SPARSE_TENSOR || a->type == ONNX_ATTR_SPARSE_TENSORS || a->type == ONNX_ATTR_TYPE_PROTO ||

@@ -185,6 +185,7 @@ typedef struct ox_domain_converter {
     ox_convert_fn fn;
 } ox_domain_converter;
 extern const ox_domain_converter ox_domain_ops[];
+extern const ox_domain_converter ox_preview_ops[];
 
 /* Converter tables of each family file, NULL-terminated. */
 extern const ox_converter ox_elementwise_ops[];

@@ -460,6 +460,76 @@ OX_CONV(conv_linear_attention) {
     return KILN_OK;
 }
 
+/* FlexAttention (ai.onnx.preview): scores = scale Q K^T (kv heads repeated
+ * for GQA), then the score_mod subgraph on the whole score tensor,
+ * softmax over the keys, the prob_mod subgraph, and the product with V;
+ * float16 computes in float32 like the reference. */
+static kiln_status apply_mod(ox_ctx *c, const onnx_node *n, const char *name, ox_id *x) {
+    const onnx_attr *a = onnx_node_attr(n, name);
+    if (!a) return KILN_OK;
+    if (!a->g) return ox_invalid(c, "attribute '%s' must be a graph", name);
+    int mark = ox_scope_begin(c);
+    kiln_status s = ox_inline_graph(c, a->g, 1, x, x, 1);
+    ox_scope_end(c, mark);
+    return s;
+}
+
+static kiln_status repeat_heads(ox_ctx *c, ox_id x, kiln_dim h, ox_id *out) {
+    kiln_shape s = OV(c, x)->shape;
+    if (s.dims[1] == h) {
+        *out = x;
+        return KILN_OK;
+    }
+    kiln_dim r;
+    kiln_status st = kiln_dim_div(c->g, h, s.dims[1], &r);
+    if (st) {
+        kiln_status_free(st);
+        return ox_invalid(c, "q heads are not a multiple of kv heads");
+    }
+    kiln_dim d5[5] = {s.dims[0], s.dims[1], 1, s.dims[2], s.dims[3]}, e5[5] = {s.dims[0], s.dims[1], r, s.dims[2], s.dims[3]};
+    kiln_dim d4[4] = {s.dims[0], h, s.dims[2], s.dims[3]};
+    KILN_TRY(ox_reshape(c, x, 5, d5, &x));
+    KILN_TRY(ox_expand(c, x, 5, e5, &x));
+    return ox_reshape(c, x, 4, d4, out);
+}
+
+OX_CONV(conv_flex_attention) {
+    (void)nin;
+    (void)nout;
+    OX_REQ(q, 0);
+    OX_REQ(k, 1);
+    OX_REQ(v, 2);
+    if (ox_rank(c, q) != 4 || ox_rank(c, k) != 4 || ox_rank(c, v) != 4) return ox_invalid(c, "Q, K, V must be rank 4");
+    kiln_dim E = OV(c, q)->shape.dims[3], H = OV(c, q)->shape.dims[1];
+    double scale = ox_has_attr(n, "scale") ? ox_attr_f(n, "scale", 1) : -1;
+    if (scale < 0) {
+        if (!kiln_dim_is_const(E)) return ox_unsupported(c, "a symbolic head size");
+        scale = 1.0 / sqrt((double)E);
+    }
+    kiln_dtype dt = ox_dtype(c, q), cd = dt == KILN_F16 || dt == KILN_BF16 ? KILN_F32 : dt;
+    if (ox_has_attr(n, "softmax_precision")) KILN_TRY(onnx_to_kiln_dtype((int)ox_attr_i(n, "softmax_precision", 1), &cd));
+    ox_id kt, sc, p, vv;
+    int64_t perm[4] = {0, 1, 3, 2};
+    KILN_TRY(repeat_heads(c, k, H, &k));
+    KILN_TRY(repeat_heads(c, v, H, &v));
+    KILN_TRY(ox_transpose(c, k, 4, perm, &kt));
+    KILN_TRY(ox_matmul(c, q, kt, &sc));
+    KILN_TRY(ox_binary_s(c, KILN_OP_MUL, sc, scale, &sc));
+    KILN_TRY(ox_cast(c, sc, cd, &sc));
+    KILN_TRY(apply_mod(c, n, "score_mod", &sc));
+    kiln_named_attr sa = kiln_a_int("axis", -1);
+    KILN_TRY(ox_op(c, KILN_OP_SOFTMAX, 1, &sc, 1, &sa, &p));
+    KILN_TRY(apply_mod(c, n, "prob_mod", &p));
+    KILN_TRY(ox_cast(c, v, ox_dtype(c, p), &vv));
+    KILN_TRY(ox_matmul(c, p, vv, &p));
+    return ox_cast(c, p, ox_dtype(c, v), &out[0]);
+}
+
+const ox_domain_converter ox_preview_ops[] = {
+    {"ai.onnx.preview", "FlexAttention", conv_flex_attention},
+    {NULL, NULL, NULL},
+};
+
 const ox_converter ox_more_ops[] = {
     {"LinearAttention", conv_linear_attention},
     {"Attention", conv_attention},
