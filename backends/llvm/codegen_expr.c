@@ -13,9 +13,16 @@ void cg_init(cg *c, kiln_ir *ir, const kiln_kernel *k, const char *prefix) {
     c->ir = ir;
     c->k = k;
     snprintf(c->prefix, sizeof c->prefix, "%s", prefix);
-    c->vals = calloc((size_t)k->nexprs + 1, sizeof *c->vals);
-    c->done = calloc((size_t)k->nexprs + 1, 1);
-    if (!c->vals || !c->done) cg_fail(c, kiln_error(KILN_ERR_NOMEM, "out of memory"));
+    size_t n = (size_t)k->nexprs + 1;
+    c->vals = calloc(n, sizeof *c->vals);
+    c->done = calloc(n, 1);
+    c->varying = calloc(n, 1);
+    c->lazy = calloc(n, 1);
+    c->owner = calloc(n, sizeof *c->owner);
+    c->rparent = calloc(2 * n + 1, sizeof *c->rparent);
+    c->rdepth = calloc(2 * n + 1, sizeof *c->rdepth);
+    if (!c->vals || !c->done || !c->varying || !c->lazy || !c->owner || !c->rparent || !c->rdepth)
+        cg_fail(c, kiln_error(KILN_ERR_NOMEM, "out of memory"));
     if (k->nbufs > 64 || k->ndims > 64)
         cg_fail(c, kiln_error(KILN_ERR_LIMIT, "kernel '%s': %d buffers and %d dims (the CPU backend takes 64 of each)",
                               k->name, k->nbufs, k->ndims));
@@ -24,8 +31,15 @@ void cg_init(cg *c, kiln_ir *ir, const kiln_kernel *k, const char *prefix) {
 void cg_release(cg *c) {
     free(c->vals);
     free(c->done);
+    free(c->varying);
+    free(c->lazy);
+    free(c->owner);
+    free(c->rparent);
+    free(c->rdepth);
     c->vals = NULL;
     c->done = NULL;
+    c->varying = c->lazy = NULL;
+    c->owner = c->rparent = c->rdepth = NULL;
     kiln_status_free(c->error);
     c->error = NULL;
 }
@@ -256,10 +270,107 @@ static cv eval_one(cg *c, const cg_point *p, int32_t e) {
 
 int cg_is_uniform_value(LLVMValueRef v) { return kiln_ir_width(v) == 1; }
 
+/* ---- selects with a uniform condition become branches ----
+ * A SELECT whose condition is the same in every lane evaluates only the
+ * side it takes: concat pieces (a KV cache copied, the new rows computed),
+ * gathers' guarded rows. Each needed expression is owned by the innermost
+ * region all its uses lie in: the root region, or one side of such a
+ * select; a region's expressions are emitted inside that side's block. */
+
+static int32_t region_lca(const cg *c, int32_t a, int32_t b) {
+    while (a != b) {
+        if (c->rdepth[a] >= c->rdepth[b]) a = c->rparent[a];
+        else b = c->rparent[b];
+    }
+    return a;
+}
+
+static void plan_regions(cg *c, const cg_point *p, int32_t root) {
+    const kiln_kernel *k = c->k;
+    int vector_value = p->value0 && kiln_ir_width(p->value0) > 1;
+    for (int e = 0; e <= root; e++) {
+        c->lazy[e] = 0;
+        c->owner[e] = -1;
+        if (!c->done[e]) continue;
+        const kiln_kexpr *x = &k->exprs[e];
+        int v = (x->kind == KILN_KX_COORD && x->slot == p->lane && p->width > 1) || (x->kind == KILN_KX_VALUE && vector_value);
+        if (x->a >= 0) v |= c->varying[x->a];
+        if (x->b >= 0) v |= c->varying[x->b];
+        if (x->c >= 0) v |= c->varying[x->c];
+        c->varying[e] = (char)v;
+        c->lazy[e] = x->kind == KILN_KX_SELECT && !c->varying[x->a] && x->b != x->c;
+    }
+    c->rparent[0] = 0;
+    c->rdepth[0] = 0;
+    c->owner[root] = 0;
+    for (int e = root; e >= 0; e--) {
+        if (!c->done[e] || c->owner[e] < 0) continue;
+        const kiln_kexpr *x = &k->exprs[e];
+        int32_t r = c->owner[e];
+        if (c->lazy[e]) {
+            for (int side = 1; side <= 2; side++) {
+                int32_t id = 2 * e + side;
+                c->rparent[id] = r;
+                c->rdepth[id] = c->rdepth[r] + 1;
+            }
+        }
+        int32_t ops[3] = {x->a, x->b, x->c};
+        for (int o = 0; o < 3; o++) {
+            if (ops[o] < 0) continue;
+            int32_t use = r;
+            if (c->lazy[e] && o == 1) use = 2 * e + 1;
+            if (c->lazy[e] && o == 2) use = 2 * e + 2;
+            int32_t *ow = &c->owner[ops[o]];
+            *ow = *ow < 0 ? use : region_lca(c, *ow, use);
+        }
+    }
+}
+
+static void eval_region(cg *c, const cg_point *p, int32_t root, int32_t region);
+
+/* Both sides in the same form: scalars when both are uniform, else vectors. */
+static cv lazy_select(cg *c, const cg_point *p, int32_t root, int32_t e) {
+    kiln_ir *ir = c->ir;
+    const kiln_kexpr *x = &c->k->exprs[e];
+    LLVMValueRef fn = LLVMGetBasicBlockParent(LLVMGetInsertBlock(B));
+    LLVMBasicBlockRef then_bb = LLVMAppendBasicBlockInContext(ir->ctx, fn, "sel_then");
+    LLVMBasicBlockRef else_bb = LLVMAppendBasicBlockInContext(ir->ctx, fn, "sel_else");
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(ir->ctx, fn, "sel_join");
+    LLVMBuildCondBr(B, cg_to_i1(ir, c->vals[x->a].v), then_bb, else_bb);
+    LLVMPositionBuilderAtEnd(B, then_bb);
+    eval_region(c, p, root, 2 * e + 1);
+    cv t = c->vals[x->b];
+    LLVMBasicBlockRef then_end = LLVMGetInsertBlock(B);
+    LLVMPositionBuilderAtEnd(B, else_bb);
+    eval_region(c, p, root, 2 * e + 2);
+    cv f = c->vals[x->c];
+    LLVMBasicBlockRef else_end = LLVMGetInsertBlock(B);
+    int scalar = p->width == 1 || (t.kind == CV_UNIFORM && f.kind == CV_UNIFORM);
+    LLVMPositionBuilderAtEnd(B, then_end);
+    LLVMValueRef tv = scalar ? t.v : materialize(c, p, t);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, else_end);
+    LLVMValueRef fv = scalar ? f.v : materialize(c, p, f);
+    LLVMBuildBr(B, join);
+    LLVMPositionBuilderAtEnd(B, join);
+    LLVMValueRef phi = LLVMBuildPhi(B, LLVMTypeOf(tv), "sel");
+    LLVMValueRef vals[2] = {tv, fv};
+    LLVMBasicBlockRef bbs[2] = {then_end, else_end};
+    LLVMAddIncoming(phi, vals, bbs, 2);
+    return scalar ? uniform(phi) : vector(phi);
+}
+
+static void eval_region(cg *c, const cg_point *p, int32_t root, int32_t region) {
+    for (int e = 0; e <= root; e++) {
+        if (!c->done[e] || c->owner[e] != region) continue;
+        c->vals[e] = c->lazy[e] ? lazy_select(c, p, root, e) : eval_one(c, p, e);
+    }
+}
+
 LLVMValueRef cg_eval(cg *c, const cg_point *p, int32_t root, int keep_uniform) {
     const kiln_kernel *k = c->k;
     kiln_ir *ir = c->ir;
-    if (!c->vals || root < 0 || root >= k->nexprs) {
+    if (!c->vals || !c->owner || root < 0 || root >= k->nexprs) {
         cg_fail(c, kiln_error(KILN_ERR_INTERNAL, "kernel '%s': no expression %d", k->name, root));
         return kiln_ir_i64c(ir, 0);
     }
@@ -273,8 +384,8 @@ LLVMValueRef cg_eval(cg *c, const cg_point *p, int32_t root, int keep_uniform) {
         if (x->b >= 0) c->done[x->b] = 1;
         if (x->c >= 0) c->done[x->c] = 1;
     }
-    for (int e = 0; e <= root; e++)
-        if (c->done[e]) c->vals[e] = eval_one(c, p, e);
+    plan_regions(c, p, root);
+    eval_region(c, p, root, 0);
     cv r = c->vals[root];
     if (r.kind == CV_UNIFORM && (keep_uniform || p->width == 1)) return r.v;
     if (r.kind == CV_AFFINE && p->width == 1) return r.v;

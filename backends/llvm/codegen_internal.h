@@ -69,6 +69,10 @@ typedef struct cg {
     LLVMValueRef dims[64];
     cv *vals; /* per expression, during one cg_eval */
     char *done;
+    /* cg_eval's scratch: expressions needed, varying across lanes, owning
+     * region (see codegen_expr.c), and the region tree */
+    char *varying, *lazy;
+    int32_t *owner, *rparent, *rdepth;
     kiln_status error; /* first failure while building */
 } cg;
 

@@ -17,9 +17,11 @@ struct kiln_cpu_exec {
     int owns_prog;
     kiln_bound_params params;
     int *slot_of;    /* per plan tensor: index into inputs or params, -1 */
+    int *checks, nchecks; /* nodes checked before every run (check_runtime) */
     kiln_threadpool *pool;
     int own_pool;
     kiln_jit_rt rt;
+    kiln_jit_rt rt_inline; /* the same scratch, no pool: small GEMMs run on the calling thread */
     int have_rt;
     size_t rt_scratch, rt_shared;
     unsigned char *arena;
@@ -31,12 +33,14 @@ struct kiln_cpu_exec {
     int64_t *dims;
     void **bufs;
     int maxdims, maxbufs;
-    int profile;
+    int profile, profile_at_exit; /* KILN_CPU_PROFILE=1: print when freed */
     double *prof_s;
     int64_t *prof_n;
     int runs;
     int64_t planned, unplanned;
 };
+
+static int needs_runtime_check(const kiln_graph *g, const kiln_node *n);
 
 static double now(void) {
     struct timespec ts;
@@ -58,10 +62,12 @@ static kiln_status grow(void **p, size_t *cap, size_t need, size_t align) {
 
 void kiln_cpu_exec_free(kiln_cpu_exec *e) {
     if (!e) return;
+    if (e->profile_at_exit && e->runs) kiln_cpu_exec_print_profile(e, stderr);
     if (e->have_rt) kiln_jit_rt_release(&e->rt);
     if (e->own_pool) kiln_threadpool_free(e->pool);
     kiln_bound_params_free(&e->params);
     free(e->slot_of);
+    free(e->checks);
     free(e->arena);
     for (int i = 0; i < 3; i++) free(e->buf[i]);
     free(e->ptrs);
@@ -99,7 +105,9 @@ kiln_status kiln_cpu_exec_create(kiln_cpu_program *p, const kiln_tensor_map *wei
     }
     e->dims = calloc((size_t)e->maxdims + 1, sizeof *e->dims);
     e->bufs = calloc((size_t)e->maxbufs + 1, sizeof *e->bufs);
-    e->profile = opt && opt->profile;
+    const char *env = getenv("KILN_CPU_PROFILE");
+    e->profile_at_exit = env && *env && strcmp(env, "0") != 0;
+    e->profile = (opt && opt->profile) || e->profile_at_exit;
     e->prof_s = calloc((size_t)p->nkernels + 1, sizeof *e->prof_s);
     e->prof_n = calloc((size_t)p->nkernels + 1, sizeof *e->prof_n);
     if (!e->slot_of || !e->ptrs || !e->outs || !e->dims || !e->bufs || !e->prof_s || !e->prof_n) {
@@ -120,6 +128,13 @@ kiln_status kiln_cpu_exec_create(kiln_cpu_program *p, const kiln_tensor_map *wei
                 if (e->params.nodes[i] == pt->node) e->slot_of[t] = i;
         }
     }
+    e->checks = malloc(((size_t)kiln_graph_node_count(g) + 1) * sizeof *e->checks);
+    if (!e->checks) {
+        kiln_cpu_exec_free(e);
+        return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    for (int v = 0; v < kiln_graph_node_count(g); v++)
+        if (needs_runtime_check(g, kiln_graph_node(g, v))) e->checks[e->nchecks++] = v;
     int threads = opt ? opt->threads : 0;
     if (threads > 0) {
         kiln_status ds = kiln_threadpool_set_default_threads(threads);
@@ -159,12 +174,19 @@ void kiln_cpu_exec_arena(const kiln_cpu_exec *e, int64_t *planned, int64_t *unpl
 
 /* What kernels cannot report (the reference interpreter fails these runs):
  * symbolic slice bounds outside their dim, argmax over an empty axis. */
-static kiln_status check_runtime(const kiln_graph *g, const int64_t *symvals) {
-    for (int v = 0; v < kiln_graph_node_count(g); v++) {
+static int needs_runtime_check(const kiln_graph *g, const kiln_node *n) {
+    if (n->op == KILN_OP_ARGMAX || n->op == KILN_OP_ARGMIN) return 1;
+    if (n->op != KILN_OP_SLICE) return 0;
+    kiln_dim sized = kiln_graph_node(g, n->inputs[0])->shape.dims[n->attrs[0].i];
+    return !(kiln_dim_is_const(sized) && kiln_dim_is_const(n->attrs[1].i) && kiln_dim_is_const(n->attrs[2].i));
+}
+
+static kiln_status check_runtime(const kiln_graph *g, const int *nodes, int count, const int64_t *symvals) {
+    for (int i = 0; i < count; i++) {
+        int v = nodes[i];
         const kiln_node *n = kiln_graph_node(g, v);
         if (n->op == KILN_OP_SLICE) {
             kiln_dim sized = kiln_graph_node(g, n->inputs[0])->shape.dims[n->attrs[0].i];
-            if (kiln_dim_is_const(sized) && kiln_dim_is_const(n->attrs[1].i) && kiln_dim_is_const(n->attrs[2].i)) continue;
             int64_t size, start, end, len;
             KILN_TRY(kiln_dim_eval(g, sized, symvals, &size));
             KILN_TRY(kiln_dim_eval(g, n->attrs[1].i, symvals, &start));
@@ -213,6 +235,9 @@ static kiln_status ensure_rt(kiln_cpu_exec *e, const int64_t *symvals) {
     if (shared < e->rt_shared) shared = e->rt_shared;
     KILN_TRY(kiln_jit_rt_init(&e->rt, e->pool, per, shared));
     e->have_rt = 1;
+    e->rt_inline = e->rt;
+    e->rt_inline.pool = NULL;
+    e->rt_inline.n_threads = 1;
     e->rt_scratch = per;
     e->rt_shared = shared;
     return KILN_OK;
@@ -278,6 +303,9 @@ static kiln_status launch_gemm(kiln_cpu_exec *e, int ki, const kiln_kernel *k, c
     operand a, b;
     KILN_TRY(place_operand(e, k, ck, KILN_KV_A, ck->mm.trans_a, ck->mm.a_direct, d, M, K, K, &a));
     KILN_TRY(place_operand(e, k, ck, KILN_KV_B, ck->mm.trans_b, ck->mm.b_direct, d, K, N, K, &b));
+    /* below ~1 MFLOP a parallel_for costs more than it saves (decode steps
+     * of small models) */
+    const kiln_jit_rt *rt = 2.0 * (double)M * (double)N * (double)K * (double)nbatch < 1e6 ? &e->rt_inline : &e->rt;
     cg_mm_args args;
     memset(&args, 0, sizeof args);
     args.bufs = e->bufs;
@@ -304,7 +332,7 @@ static kiln_status launch_gemm(kiln_cpu_exec *e, int ki, const kiln_kernel *k, c
         args.g.b = b.base;
         args.g.c = C;
         KILN_TRY(kiln_gemm_check_args(&ck->desc, &args.g));
-        ck->entry(&args, &e->rt);
+        ck->entry(&args, rt);
     } else {
         int64_t last = d[k->out_extent[nb - 1]], outer = nbatch / last;
         args.g.m = M;
@@ -325,7 +353,7 @@ static kiln_status launch_gemm(kiln_cpu_exec *e, int ki, const kiln_kernel *k, c
             args.g.c = C + ob * last * M * N;
             args.row0 = ob * last * M;
             KILN_TRY(kiln_gemm_check_args(&ck->desc, &args.g));
-            ck->entry(&args, &e->rt);
+            ck->entry(&args, rt);
         }
     }
     if (aliased) memcpy(out, C, cbytes);
@@ -350,8 +378,16 @@ static kiln_status locate(kiln_cpu_exec *e, const kiln_bound_inputs *bi, const k
         case KILN_PT_OUTPUT: {
             int64_t shape[KILN_MAX_RANK];
             KILN_TRY(kiln_shape_eval(g, &pt->shape, bi->symvals, shape));
-            KILN_TRY(kiln_tensor_alloc(&e->outs[t], pt->dtype, pt->shape.rank, shape));
-            data = e->outs[t].data;
+            /* kernels write every element: no zeroing (the KV cache outputs of
+             * a decode step are rewritten whole every token) */
+            kiln_tensor o = kiln_tensor_view(pt->dtype, pt->shape.rank, shape, NULL);
+            if (pt->shape.rank > KILN_MAX_RANK || o.nbytes > ((size_t)1 << 46))
+                return kiln_error(KILN_ERR_LIMIT, "output '%s' of %zu bytes", pt->name ? pt->name : "?", o.nbytes);
+            o.data = malloc(o.nbytes ? o.nbytes : 1);
+            if (!o.data) return kiln_error(KILN_ERR_NOMEM, "out of memory for output '%s' (%zu bytes)", pt->name ? pt->name : "?", o.nbytes);
+            o.owns_data = 1;
+            e->outs[t] = o;
+            data = o.data;
             break;
         }
         }
@@ -433,7 +469,7 @@ kiln_status kiln_cpu_exec_run(kiln_cpu_exec *e, const kiln_tensor_map *inputs, k
     kiln_bound_inputs bi;
     KILN_TRY(kiln_bind_inputs(g, inputs, &bi));
     const kiln_memplan *mp = NULL;
-    kiln_status s = check_runtime(g, bi.symvals);
+    kiln_status s = check_runtime(g, e->checks, e->nchecks, bi.symvals);
     if (!s) s = kiln_plan_memory(plan, bi.symvals, &mp);
     if (!s) s = grow((void **)&e->arena, &e->arena_cap, (size_t)mp->arena_bytes, KILN_ARENA_ALIGN);
     if (!s) {
