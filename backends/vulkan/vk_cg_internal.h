@@ -46,7 +46,11 @@ void kcg_expr_function(kvk_cg *c, const char *name, int32_t root, int ncoords, i
 /* Emits the MATH expression x with operands named a and b. */
 void kcg_math(kvk_cg *c, const kiln_kexpr *x, const char *a, const char *b);
 
-/* ---- vk_cg_kernel.c: the template glue ---- */
+/* ---- vk_cg_glue.c ---- */
+/* Emits the glue functions and macros the kernel's template calls. */
+void kcg_glue(kvk_cg *c);
+
+/* ---- vk_cg_kernel.c ---- */
 /* Appends "KD<i>" spelled as an IDX value: a literal or a push word. */
 void kcg_dim(kvk_cg *c, int32_t slot);
 /* Appends the product of the given dim slots as an IDX expression ("IDX(1)" when empty). */
