@@ -128,9 +128,9 @@ static int bench_matmul(kiln_vk_device *dev, const opts *o) {
                 if (err > worst) worst = err;
             }
             if (!st)
-                printf("  %-4s %s: %9.1f us  %7.2f TFLOP/s  (max error %.1e of sum |a*b|%s)\n", h ? "fp16" : "fp32",
-                       nt ? "NT" : "NN", best, 2.0 * (double)n * n * n / (best * 1e-6) * 1e-12, worst,
-                       worst > 1e-4 ? ", WRONG" : "");
+                printf("  %-4s %s: %11.1f us  %8.3f TFLOP/s (%.1f GFLOP/s)  max error %.1e of sum |a*b|%s\n",
+                       h ? "fp16" : "fp32", nt ? "NT" : "NN", best, 2.0 * (double)n * n * n / (best * 1e-6) * 1e-12,
+                       2.0 * (double)n * n * n / (best * 1e-6) * 1e-9, worst, worst > 1e-4 ? ", WRONG" : "");
             kiln_tensor_map_free(out);
             kvk_session_destroy(s);
         }
@@ -170,7 +170,8 @@ static kiln_status random_weights(const kiln_graph *g, kiln_tensor_map **out) {
 
 static int bench_gpt2(kiln_vk_device *dev, const opts *o) {
     char layers[64];
-    snprintf(layers, sizeof layers, "n_layer=%d", o->layers);
+    if (o->layers > 0) snprintf(layers, sizeof layers, "n_layer=%d", o->layers);
+    else snprintf(layers, sizeof layers, "layers as described");
     const char *ov[1] = {layers};
     kiln_model_options mo = {NULL, ov, o->layers > 0};
     kiln_model *m = NULL;
