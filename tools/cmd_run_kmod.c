@@ -88,7 +88,7 @@ int kmod_run(const char *path, const char *inputs_path, const char *out_path, co
         else print_outputs(outputs);
         if (profile) kiln_cpu_exec_print_profile(e, stderr);
     }
-    if (!s) kiln_kmod_info_release(&info);
+    kiln_kmod_info_release(&info);
     kiln_cpu_exec_free(e);
     kiln_cpu_program_free(p);
     kiln_tensor_map_free(outputs);
