@@ -325,6 +325,7 @@ static double lowest(kiln_dtype t) {
 static kiln_status max_indices(ox_ctx *c, ox_id pt, const geom *g, int col_major, kiln_shape xs, ox_id *out) {
     int64_t K = 1, P = 1, HW = 1;
     for (int i = 0; i < g->nsp; i++) K *= g->k[i], P *= g->out[i], HW *= g->in[i];
+    if ((double)K * (double)P > (double)(1 << 24)) return ox_unsupported(c, "an index table of %lld x %lld", (long long)K, (long long)P);
     kiln_tensor t;
     int64_t ts[1 + MAX_SP];
     ts[0] = K;
@@ -422,7 +423,9 @@ OX_CONV(conv_pool) {
     int incl = (int)ox_attr_i(n, "count_include_pad", 0);
     kiln_tensor mask;
     int64_t ms[2 + MAX_SP] = {1, 1};
-    for (int i = 0; i < nsp; i++) ms[2 + i] = g.in[i] + g.pb[i] + g.pe[i] + g.extra[i];
+    double mcount = 1;
+    for (int i = 0; i < nsp; i++) mcount *= (double)(ms[2 + i] = g.in[i] + g.pb[i] + g.pe[i] + g.extra[i]);
+    if (mcount > (double)(1 << 24)) return ox_unsupported(c, "a pooling window mask of %g elements", mcount);
     KILN_TRY(kiln_tensor_alloc(&mask, ox_dtype(c, x), 2 + nsp, ms));
     int64_t total = kiln_tensor_numel(&mask);
     for (int64_t i = 0; i < total; i++) {

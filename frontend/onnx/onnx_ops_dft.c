@@ -48,7 +48,7 @@ static kiln_status dft(ox_ctx *c, ox_id x, int axis, int64_t L, int inverse, int
     if (rank < 2 || axis == rank - 1) return ox_invalid(c, "the transformed axis must not be the last (real/imaginary) axis");
     kiln_dim cdim = s.dims[rank - 1], N = s.dims[axis];
     if (!kiln_dim_is_const(N) || (cdim != 1 && cdim != 2)) return ox_unsupported(c, "a symbolic length or last dim not 1 or 2");
-    if (L < 1 || L > (1 << 14)) return ox_unsupported(c, "a transform of length %lld", (long long)L);
+    if (L < 1 || L > (1 << 14) || N > (1 << 14)) return ox_unsupported(c, "a transform of length %lld over %lld samples", (long long)L, (long long)N);
     int mode = !inverse ? DFT_FORWARD : onesided ? DFT_IRFFT : DFT_INVERSE;
     int64_t K = mode == DFT_FORWARD && onesided ? L / 2 + 1 : L;
     int64_t valid = mode == DFT_IRFFT ? (N < L / 2 + 1 ? N : L / 2 + 1) : (N < L ? N : L);

@@ -24,7 +24,7 @@ OX_CONV(conv_window) {
     OX_REQ(sz, 0);
     int64_t size;
     if (ox_const_ints(c, sz, &size, 1) != 1) return ox_unsupported(c, "a window size computed at run time");
-    if (size < 0 || size > OX_MAX_DIM) return ox_invalid(c, "window size %lld", (long long)size);
+    if (size < 0 || size > (1 << 24)) return ox_invalid(c, "window size %lld", (long long)size);
     kiln_dtype dt;
     KILN_TRY(onnx_to_kiln_dtype((int)ox_attr_i(n, "output_datatype", 1), &dt));
     double N = ox_attr_i(n, "periodic", 1) ? (double)size : (double)size - 1;
@@ -421,6 +421,7 @@ OX_CONV(conv_col2im) {
         if (blk[i] < 1 || img[i] < 1 || dil[i] < 1 || st[i] < 1 || img[i] > 65536) return ox_invalid(c, "bad sizes");
         K *= blk[i];
         P *= img[i];
+        if (P > (1 << 22) || K > (1 << 22)) return ox_unsupported(c, "an image or block this large");
         nblk[i] = (img[i] + pads[i] + pads[i + nsp] - dil[i] * (blk[i] - 1) - 1) / st[i] + 1;
         L *= nblk[i];
     }
