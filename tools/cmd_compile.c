@@ -26,8 +26,8 @@ int cmd_compile(int argc, char **argv) {
         {"out", 'o', OPT_STRING, &out_path, "FILE", "write the module here (.kmod); without it, compile and report times"},
         {"device", 'd', OPT_STRING, &device, "DEV", "cpu (the only device with ahead-of-time modules)"},
         {"embed-weights", 0, OPT_FLAG, &embed, NULL, "store the weights in the module"},
-        {"cpu", 0, OPT_STRING, &cpu, "NAME", "build for this CPU instead of the host (e.g. x86-64-v3, znver4)"},
-        {"features", 0, OPT_STRING, &features, "LIST", "its LLVM features (e.g. +avx2,+fma); with --cpu"},
+        {"cpu", 0, OPT_STRING, &cpu, "NAME", "build for another CPU than the host, tuned for NAME (e.g. znver3)"},
+        {"features", 0, OPT_STRING, &features, "LIST", "with --cpu: the features the code may use (e.g. +avx2,+fma)"},
         MODEL_ARGS_OPTS(ma),
         {0},
     };
@@ -38,7 +38,9 @@ int cmd_compile(int argc, char **argv) {
         "unless --cpu/--features say otherwise), the plan (the optimized graph, kernels, input and\n"
         "output names, weight names and shapes) and, with --embed-weights, the weights. Without\n"
         "embedded weights, run it with --weights FILE (safetensors named like the model's weights).\n"
-        "A module is refused by another kiln version and by a CPU that lacks the features it needs.\n\n"
+        "A module is refused by another kiln version and by a CPU that lacks the features it needs.\n"
+        "With --cpu the code uses the architecture's baseline plus exactly --features (a CPU name\n"
+        "implies more features than can be checked at load), scheduled for NAME.\n\n"
         "example:\n  kiln compile ../shared/fixtures/hf/gpt2-tiny --device cpu -o gpt2.kmod --embed-weights\n"
         "  kiln run gpt2.kmod --inputs in.safetensors --out out.safetensors",
         opts, 1, 1};

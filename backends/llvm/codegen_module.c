@@ -171,6 +171,12 @@ kiln_status cpu_emit_module(kiln_cpu_program *p, kiln_llvm_module **out) {
         while (p->kernels[i].code != c) i++;
         s = emit_kernel(&ir, kiln_plan_kernel(p->plan, i), c, &p->kernels[i]);
     }
+    if (!s && p->tune_cpu[0])
+        for (LLVMValueRef f = LLVMGetFirstFunction(m->mod); f; f = LLVMGetNextFunction(f)) {
+            if (LLVMIsDeclaration(f)) continue;
+            LLVMAttributeRef a = LLVMCreateStringAttribute(m->ctx, "tune-cpu", 8, p->tune_cpu, (unsigned)strlen(p->tune_cpu));
+            LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, a);
+        }
     double t1 = now();
     if (!s) s = kiln_llvm_module_verify(m);
     if (!s) s = kiln_llvm_module_optimize(m, p->target, NULL);

@@ -34,6 +34,7 @@ struct kiln_cpu_program {
     int nkernels, ncode;
     cpu_kernel *kernels;
     kiln_cpu_timings timings;
+    char tune_cpu[64]; /* ahead of time for another CPU: scheduling model */
 };
 
 /* ---- codegen_module.c ---- */

@@ -1,5 +1,6 @@
 /* Programs: a graph compiled into a plan, its kernels emitted into one
  * module, optimized and JIT-compiled for the host. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -12,9 +13,17 @@ static double now(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* For another CPU the code uses the triple's baseline plus exactly the
+ * features given, and is only tuned for the named CPU ("tune-cpu"): a CPU
+ * name implies features the C API cannot list, and the feature list
+ * recorded in a .kmod must be complete for the load-time check to be
+ * sound. The host's feature list is complete. */
 kiln_status cpu_target_for(const kiln_cpu_options *opt, kiln_llvm_target **out) {
-    if (opt && opt->cpu && *opt->cpu) return kiln_llvm_target_create(NULL, opt->cpu, opt->features, out);
-    return kiln_llvm_target_host(out);
+    if (!(opt && opt->cpu && *opt->cpu)) return kiln_llvm_target_host(out);
+    char *triple = LLVMGetDefaultTargetTriple();
+    const char *base = strncmp(triple, "x86_64", 6) == 0 ? "x86-64" : "generic";
+    LLVMDisposeMessage(triple);
+    return kiln_llvm_target_create(NULL, base, opt->features ? opt->features : "", out);
 }
 
 kiln_status cpu_program_new(kiln_plan *plan, const kiln_cpu_options *opt, kiln_cpu_program **out) {
@@ -25,6 +34,7 @@ kiln_status cpu_program_new(kiln_plan *plan, const kiln_cpu_options *opt, kiln_c
         return kiln_error(KILN_ERR_NOMEM, "out of memory");
     }
     p->plan = plan;
+    if (opt && opt->cpu && *opt->cpu) snprintf(p->tune_cpu, sizeof p->tune_cpu, "%s", opt->cpu);
     kiln_status s = cpu_target_for(opt, &p->target);
     if (!s) s = cpu_program_layout(p);
     if (s) {

@@ -25,8 +25,12 @@ typedef struct kiln_cpu_options {
     int threads;          /* worker threads; 0 = the process-wide pool (all cores, or --threads) */
     int profile;          /* per-kernel timings (kiln_cpu_exec_print_profile) */
     int no_fusion;        /* one kernel per node (tests) */
-    const char *cpu;      /* target CPU for ahead-of-time modules; NULL = host */
-    const char *features; /* its LLVM feature string ("+avx2,+fma"); NULL = host's */
+    /* Ahead-of-time modules for another CPU (NULL = the host's name and full
+     * feature list): the code uses the architecture's baseline plus exactly
+     * `features` ("+avx2,+fma") and is tuned for `cpu` (LLVM's tune-cpu), so
+     * the feature list a .kmod records is all the code needs. */
+    const char *cpu;
+    const char *features;
 } kiln_cpu_options;
 
 /* Where compile time went, in seconds. */
