@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel_scalar.h"
+#include "kiln/scalar.h"
 #include "kiln/kernel.h"
 
 typedef struct evaluator {
     const kiln_kernel *k;
     const int64_t *dims;
     kiln_tensor *const *bufs;
-    kval *val;
+    kiln_scalar *val;
     int64_t coords[KILN_KMAX_RANK];
-    kval value0;
+    kiln_scalar value0;
 } evaluator;
 
 /* Expressions reachable from root, ascending (operands come first). */
@@ -50,12 +50,12 @@ static kiln_status compile(const kiln_kernel *k, int32_t root, program *p) {
     return KILN_OK;
 }
 
-static kiln_status run(evaluator *E, const program *p, kval *out) {
+static kiln_status run(evaluator *E, const program *p, kiln_scalar *out) {
     const kiln_kernel *k = E->k;
     for (int i = 0; i < p->n; i++) {
         int32_t e = p->list[i];
         const kiln_kexpr *x = &k->exprs[e];
-        kval r = {0, 0};
+        kiln_scalar r = {0, 0};
         switch (x->kind) {
         case KILN_KX_CONST:
             if (kiln_dtype_is_float(x->type)) r.f = x->f;
@@ -74,17 +74,17 @@ static kiln_status run(evaluator *E, const program *p, kval *out) {
             if (idx < 0 || idx >= n)
                 return kiln_error(KILN_ERR_INTERNAL, "kernel '%s': load from slot %d at index %lld outside its %lld elements",
                                   k->name, x->slot, (long long)idx, (long long)n);
-            r = ks_load(t->data, t->dtype, (size_t)idx);
+            r = kiln_scalar_load(t->data, t->dtype, (size_t)idx);
             break;
         }
         case KILN_KX_MATH:
-            if (x->b < 0) r = ks_unary(x->op, x->type, E->val[x->a]);
-            else r = ks_binary(x->op, k->exprs[x->a].type, x->type, E->val[x->a], E->val[x->b]);
+            if (x->b < 0) r = kiln_scalar_unary(x->op, x->type, E->val[x->a]);
+            else r = kiln_scalar_binary(x->op, k->exprs[x->a].type, x->type, E->val[x->a], E->val[x->b]);
             break;
         case KILN_KX_SELECT: r = E->val[x->a].i ? E->val[x->b] : E->val[x->c]; break;
-        case KILN_KX_CAST: r = ks_cast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
+        case KILN_KX_CAST: r = kiln_scalar_cast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
         case KILN_KX_VALUE: r = E->value0; break;
-        case KILN_KX_BITCAST: r = ks_bitcast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
+        case KILN_KX_BITCAST: r = kiln_scalar_bitcast(k->exprs[x->a].type, x->type, E->val[x->a]); break;
         }
         E->val[e] = r;
     }
@@ -114,10 +114,10 @@ static void unravel(evaluator *E, int rank, const int32_t *ext, int64_t i) {
 }
 
 /* Every element of a view, row-major. */
-static kiln_status materialize(evaluator *E, const kiln_kview *v, kval **out, int64_t *count) {
+static kiln_status materialize(evaluator *E, const kiln_kview *v, kiln_scalar **out, int64_t *count) {
     *out = NULL;
     KILN_TRY(extent_product(E, v->rank, v->extent, count));
-    kval *a = malloc(((size_t)*count + 1) * sizeof *a);
+    kiln_scalar *a = malloc(((size_t)*count + 1) * sizeof *a);
     if (!a) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     program p = {NULL, 0, 0};
     kiln_status s = compile(E->k, v->expr, &p);
@@ -136,7 +136,7 @@ static kiln_status materialize(evaluator *E, const kiln_kview *v, kval **out, in
 
 /* Stores the output expression at every output coordinate; value(i) gives
  * VALUE(0) for output element i. */
-typedef kval (*value_fn)(void *ctx, int64_t i);
+typedef kiln_scalar (*value_fn)(void *ctx, int64_t i);
 
 static kiln_status epilogue(evaluator *E, value_fn value, void *ctx) {
     const kiln_kernel *k = E->k;
@@ -151,10 +151,10 @@ static kiln_status epilogue(evaluator *E, value_fn value, void *ctx) {
     kiln_status s = KILN_OK;
     for (int64_t i = 0; !s && i < n; i++) {
         unravel(E, k->out_rank, k->out_extent, i);
-        if (value) E->value0 = ks_round(k->value_type, value(ctx, i));
-        kval r;
+        if (value) E->value0 = kiln_scalar_round(k->value_type, value(ctx, i));
+        kiln_scalar r;
         s = run(E, &p, &r);
-        if (!s) ks_store(out->data, out->dtype, (size_t)i, r);
+        if (!s) kiln_scalar_store(out->data, out->dtype, (size_t)i, r);
     }
     free(p.list);
     return s;
@@ -163,7 +163,7 @@ static kiln_status epilogue(evaluator *E, value_fn value, void *ctx) {
 /* ---- templates -------------------------------------------------------------- */
 typedef struct tctx {
     evaluator *E;
-    kval *a, *b, *c, *m;  /* materialized views */
+    kiln_scalar *a, *b, *c, *m;  /* materialized views */
     int64_t n1, n2, n3, n4; /* template extents */
     kiln_dtype ta, tb;    /* view types */
     double *rowbuf;
@@ -172,16 +172,16 @@ typedef struct tctx {
 static kiln_dtype view_type(const evaluator *E, int i) { return E->k->exprs[E->k->views[i].expr].type; }
 
 /* REDUCE: a = src over (out..., reduced...), n1 = reduced count */
-static kval reduce_value(void *ctx, int64_t o) {
+static kiln_scalar reduce_value(void *ctx, int64_t o) {
     tctx *t = ctx;
     kiln_kreduce op = t->E->k->reduce;
-    const kval *x = t->a + o * t->n1;
+    const kiln_scalar *x = t->a + o * t->n1;
     int64_t n = t->n1;
-    kval r = {0, 0};
+    kiln_scalar r = {0, 0};
     int is_float = kiln_dtype_is_float(t->ta);
     if (op == KILN_KR_ARGMAX || op == KILN_KR_ARGMIN) {
         int64_t best = -1;
-        kval bv = {0, 0};
+        kiln_scalar bv = {0, 0};
         for (int64_t i = 0; i < n; i++) {
             if (is_float && x[i].f != x[i].f) continue;
             int better = op == KILN_KR_ARGMAX ? (is_float ? x[i].f > bv.f : x[i].i > bv.i)
@@ -209,7 +209,7 @@ static kval reduce_value(void *ctx, int64_t o) {
     /* empty max/min: the type's lowest/highest value (u64 highest as int64 max) */
     int64_t acc = op == KILN_KR_PROD ? 1 : 0;
     if (op == KILN_KR_MAX || op == KILN_KR_MIN) {
-        kval m = ks_cast(KILN_F64, t->ta, (kval){op == KILN_KR_MAX ? -INFINITY : INFINITY, 0});
+        kiln_scalar m = kiln_scalar_cast(KILN_F64, t->ta, (kiln_scalar){op == KILN_KR_MAX ? -INFINITY : INFINITY, 0});
         acc = op == KILN_KR_MIN && t->ta == KILN_U64 ? INT64_MAX : m.i;
     }
     for (int64_t i = 0; i < n; i++) {
@@ -226,14 +226,14 @@ static kval reduce_value(void *ctx, int64_t o) {
 
 /* ROW: n1 outer, n2 row length, n3 inner; the row of output element o is
  * cached in rowbuf once per row */
-static kval row_value(void *ctx, int64_t o) {
+static kiln_scalar row_value(void *ctx, int64_t o) {
     tctx *t = ctx;
     const kiln_kernel *k = t->E->k;
     int64_t inner = t->n3, len = t->n2, row = (o / inner / len) * inner + o % inner, at = (o / inner) % len;
     double *y = t->rowbuf;
     if (t->n4 != row) {
         t->n4 = row;
-        const kval *x = t->a;
+        const kiln_scalar *x = t->a;
         int64_t base = (row / inner) * len * inner + row % inner;
 #define X(j) (x[base + (j) * inner].f)
         if (k->row == KILN_KROW_SOFTMAX || k->row == KILN_KROW_LOG_SOFTMAX) {
@@ -259,16 +259,16 @@ static kval row_value(void *ctx, int64_t o) {
         }
 #undef X
     }
-    kval r = {y[at], 0};
+    kiln_scalar r = {y[at], 0};
     return r;
 }
 
 /* MATMUL: a [batch, M, K], b [batch, K, N]; n1 = M, n2 = K, n3 = N */
-static kval matmul_value(void *ctx, int64_t o) {
+static kiln_scalar matmul_value(void *ctx, int64_t o) {
     tctx *t = ctx;
     int64_t M = t->n1, K = t->n2, N = t->n3, bt = o / (M * N), m = (o / N) % M, n = o % N;
-    const kval *a = t->a + (bt * M + m) * K, *b = t->b + bt * K * N + n;
-    kval r = {0, 0};
+    const kiln_scalar *a = t->a + (bt * M + m) * K, *b = t->b + bt * K * N + n;
+    kiln_scalar r = {0, 0};
     if (kiln_dtype_is_float(t->ta)) {
         for (int64_t i = 0; i < K; i++) r.f += a[i].f * b[i * N].f;
     } else {
@@ -289,24 +289,24 @@ typedef struct att {
     int64_t cached_row;
 } att;
 
-static kval attention_value(void *ctx, int64_t o) {
+static kiln_scalar attention_value(void *ctx, int64_t o) {
     att *a = ctx;
     const kiln_kernel *k = a->base.E->k;
     int64_t j = o % a->Dv, row = o / a->Dv, s = row % a->S, h = (row / a->S) % a->H, b = row / a->S / a->H;
     if (row != a->cached_row) {
         a->cached_row = row;
         int64_t hk = h / (a->H / a->Hk);
-        const kval *q = a->base.a + row * a->D;
+        const kiln_scalar *q = a->base.a + row * a->D;
         double mx = -INFINITY, sum = 0;
         int64_t kept = 0;
         for (int64_t t = 0; t < a->T; t++) {
-            const kval *kk = a->base.b + ((b * a->Hk + hk) * a->T + t) * a->D;
+            const kiln_scalar *kk = a->base.b + ((b * a->Hk + hk) * a->T + t) * a->D;
             double dot = 0;
             for (int64_t i = 0; i < a->D; i++) dot += q[i].f * kk[i].f;
             a->score[t] = dot * a->scale;
             a->keep[t] = !(k->causal && t > s + (a->T - a->S));
             if (k->mask != KILN_KMASK_NONE) {
-                kval m = a->base.m[((b * a->H + h) * a->S + s) * a->T + t];
+                kiln_scalar m = a->base.m[((b * a->H + h) * a->S + s) * a->T + t];
                 if (k->mask == KILN_KMASK_BOOL) a->keep[t] &= m.i != 0;
                 else a->score[t] += m.f;
             }
@@ -319,12 +319,12 @@ static kval attention_value(void *ctx, int64_t o) {
             kept++;
             double p = exp(a->score[t] - mx);
             sum += p;
-            const kval *vv = a->base.c + ((b * a->Hk + hk) * a->T + t) * a->Dv;
+            const kiln_scalar *vv = a->base.c + ((b * a->Hk + hk) * a->T + t) * a->Dv;
             for (int64_t i = 0; i < a->Dv; i++) a->acc[i] += p * vv[i].f;
         }
         for (int64_t i = 0; i < a->Dv; i++) a->acc[i] = kept ? a->acc[i] / sum : 0.0;
     }
-    kval r = {a->acc[j], 0};
+    kiln_scalar r = {a->acc[j], 0};
     return r;
 }
 
@@ -332,7 +332,7 @@ static int64_t dimv(const evaluator *E, int view, int axis) { return E->dims[E->
 
 static kiln_status run_template(evaluator *E) {
     const kiln_kernel *k = E->k;
-    kval *v[KILN_KMAX_VIEWS] = {NULL, NULL, NULL, NULL};
+    kiln_scalar *v[KILN_KMAX_VIEWS] = {NULL, NULL, NULL, NULL};
     int64_t count;
     kiln_status s = KILN_OK;
     for (int i = 0; i < k->nviews && !s; i++) s = materialize(E, &k->views[i], &v[i], &count);

@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel_scalar.h"
+#include "kiln/scalar.h"
 #include "kiln/kernel.h"
 #include "kiln/quant.h"
 
@@ -25,8 +25,8 @@ kiln_status kiln_kernel_dims(const kiln_kernel *k, const kiln_graph *g, const in
 }
 
 static int math_arity(kiln_op op) {
-    if (ks_supported(op, 1)) return 1;
-    if (ks_supported(op, 2)) return 2;
+    if (kiln_scalar_supported(op, 1)) return 1;
+    if (kiln_scalar_supported(op, 2)) return 2;
     return -1;
 }
 

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kernel_scalar.h"
+#include "kiln/scalar.h"
 #include "lower.h"
 #include "lower_reshape.h"
 
@@ -317,9 +317,9 @@ static int32_t emit_node(lowerer *L, kiln_value v, const int32_t *coords, int32_
     case KILN_OP_DEQUANTIZE: return lw_emit_dequantize(L, n, coords, guard);
     default: break;
     }
-    if (ks_supported(n->op, 1) && n->ninputs == 1)
+    if (kiln_scalar_supported(n->op, 1) && n->ninputs == 1)
         return kb_math(b, n->op, n->dtype, lw_emit(L, n->inputs[0], coords, guard), -1);
-    if (ks_supported(n->op, 2) && n->ninputs == 2) {
+    if (kiln_scalar_supported(n->op, 2) && n->ninputs == 2) {
         lw_broadcast(L, &n->shape, &NODE(n->inputs[0])->shape, coords, xc);
         lw_broadcast(L, &n->shape, &NODE(n->inputs[1])->shape, coords, yc);
         int32_t a = lw_emit(L, n->inputs[0], xc, guard), c = lw_emit(L, n->inputs[1], yc, guard);

@@ -5,8 +5,8 @@
 
 #include "ref_internal.h"
 
-REF_KERNEL(ref_unary_more);     /* ref_math_more.c: tan asin acos atan sinh cosh asinh acosh atanh */
-REF_KERNEL(ref_fmod);
+REF_KERNEL(ref_unary_more);     /* ref_unary.c: tan asin acos atan sinh cosh asinh acosh atanh */
+REF_KERNEL(ref_fmod);           /* ref_binary.c */
 REF_KERNEL(ref_bitwise);        /* bitnot bitand bitor bitxor shl shr */
 REF_KERNEL(ref_cumulative);     /* ref_scan.c: cumsum cumprod */
 REF_KERNEL(ref_gather_elements); /* ref_index_more.c */

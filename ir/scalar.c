@@ -1,41 +1,42 @@
-/* Scalar op semantics for the kernel evaluator (kernel_scalar.h). */
+/* Scalar op semantics shared by the reference interpreter and the kernel
+ * evaluator (include/kiln/scalar.h). */
 #include <math.h>
 #include <string.h>
 
-#include "kernel_scalar.h"
+#include "kiln/scalar.h"
 
 static int64_t wadd(int64_t a, int64_t b) { return (int64_t)((uint64_t)a + (uint64_t)b); }
 static int64_t wsub(int64_t a, int64_t b) { return (int64_t)((uint64_t)a - (uint64_t)b); }
 static int64_t wmul(int64_t a, int64_t b) { return (int64_t)((uint64_t)a * (uint64_t)b); }
 
-kval ks_load(const void *data, kiln_dtype t, size_t i) {
-    kval v = {0, 0};
+kiln_scalar kiln_scalar_load(const void *data, kiln_dtype t, size_t i) {
+    kiln_scalar v = {0, 0};
     if (t == KILN_BOOL) v.i = ((const uint8_t *)data)[i] != 0;
     else if (kiln_dtype_is_float(t)) v.f = kiln_load_f64(data, t, i);
     else v.i = kiln_load_i64(data, t, i);
     return v;
 }
 
-void ks_store(void *data, kiln_dtype t, size_t i, kval v) {
+void kiln_scalar_store(void *data, kiln_dtype t, size_t i, kiln_scalar v) {
     if (t == KILN_BOOL) ((uint8_t *)data)[i] = v.i != 0;
     else if (kiln_dtype_is_float(t)) kiln_store_f64(data, t, i, v.f);
     else kiln_store_i64(data, t, i, v.i);
 }
 
-kval ks_round(kiln_dtype t, kval v) {
+kiln_scalar kiln_scalar_round(kiln_dtype t, kiln_scalar v) {
     unsigned char tmp[8];
     if (t == KILN_F64) return v;
-    ks_store(tmp, t, 0, v);
-    return ks_load(tmp, t, 0);
+    kiln_scalar_store(tmp, t, 0, v);
+    return kiln_scalar_load(tmp, t, 0);
 }
 
-double ks_as_double(kiln_dtype t, kval v) {
+double kiln_scalar_as_double(kiln_dtype t, kiln_scalar v) {
     if (kiln_dtype_is_float(t)) return v.f;
     if (t == KILN_U64) return (double)(uint64_t)v.i;
     return (double)v.i;
 }
 
-int64_t ks_f64_to_i64(double v) {
+int64_t kiln_scalar_f64_to_i64(double v) {
     if (v != v) return 0;
     if (v >= 9223372036854775807.0) return INT64_MAX;
     if (v <= -9223372036854775808.0) return INT64_MIN;
@@ -86,15 +87,15 @@ static double unary_f(kiln_op op, double x) {
     }
 }
 
-kval ks_unary(kiln_op op, kiln_dtype t, kval x) {
-    kval r = {0, 0};
+kiln_scalar kiln_scalar_unary(kiln_op op, kiln_dtype t, kiln_scalar x) {
+    kiln_scalar r = {0, 0};
     if (op == KILN_OP_NOT) {
         r.i = !x.i;
         return r;
     }
     if (kiln_dtype_is_float(t)) {
         r.f = unary_f(op, x.f);
-        return ks_round(t, r);
+        return kiln_scalar_round(t, r);
     }
     switch (op) {
     case KILN_OP_NEG: r.i = wsub(0, x.i); break;
@@ -104,7 +105,7 @@ kval ks_unary(kiln_op op, kiln_dtype t, kval x) {
     case KILN_OP_BITNOT: r.i = ~x.i; break;
     default: r.i = x.i; break;
     }
-    return ks_round(t, r);
+    return kiln_scalar_round(t, r);
 }
 
 static int64_t ipow(int64_t base, int64_t e) {
@@ -185,8 +186,8 @@ static int64_t binary_i(kiln_op op, int64_t a, int64_t b) {
     }
 }
 
-kval ks_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kval a, kval b) {
-    kval r = {0, 0};
+kiln_scalar kiln_scalar_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kiln_scalar a, kiln_scalar b) {
+    kiln_scalar r = {0, 0};
     if (kiln_dtype_is_float(in)) {
         double v = binary_f(op, a.f, b.f);
         if (out == KILN_BOOL) r.i = v != 0;
@@ -196,22 +197,22 @@ kval ks_binary(kiln_op op, kiln_dtype in, kiln_dtype out, kval a, kval b) {
     } else {
         r.i = binary_i(op, a.i, b.i);
     }
-    return ks_round(out, r);
+    return kiln_scalar_round(out, r);
 }
 
-kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
-    kval r = {0, 0};
+kiln_scalar kiln_scalar_cast(kiln_dtype from, kiln_dtype to, kiln_scalar x) {
+    kiln_scalar r = {0, 0};
     if (to == KILN_BOOL) {
         r.i = kiln_dtype_is_float(from) ? x.f != 0.0 : x.i != 0;
         return r;
     }
     if (kiln_dtype_is_float(to)) {
-        r.f = ks_as_double(from, x);
-        return ks_round(to, r);
+        r.f = kiln_scalar_as_double(from, x);
+        return kiln_scalar_round(to, r);
     }
     if (!kiln_dtype_is_float(from)) {
         r.i = x.i;
-        return ks_round(to, r); /* ints wrap */
+        return kiln_scalar_round(to, r); /* ints wrap */
     }
     /* float -> int truncates toward zero and saturates at the target range */
     double v = x.f;
@@ -230,7 +231,7 @@ kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
     case KILN_U32: lo = 0, hi = UINT32_MAX; break;
     default: lo = INT64_MIN, hi = INT64_MAX; break;
     }
-    int64_t i = ks_f64_to_i64(v);
+    int64_t i = kiln_scalar_f64_to_i64(v);
     r.i = i < lo ? lo : i > hi ? hi : i;
     return r;
 }
@@ -238,7 +239,7 @@ kval ks_cast(kiln_dtype from, kiln_dtype to, kval x) {
 /* The bit pattern of x (of type t) in the low bits of a uint64. Float
  * values of f16/bf16 type are exactly representable, so narrowing them
  * back gives their bits. */
-static uint64_t bits_of(kiln_dtype t, kval x) {
+static uint64_t bits_of(kiln_dtype t, kiln_scalar x) {
     switch (t) {
     case KILN_F16: return kiln_f32_to_f16((float)x.f);
     case KILN_BF16: return kiln_f32_to_bf16((float)x.f);
@@ -257,8 +258,8 @@ static uint64_t bits_of(kiln_dtype t, kval x) {
     }
 }
 
-kval ks_bitcast(kiln_dtype from, kiln_dtype to, kval x) {
-    kval r = {0, 0};
+kiln_scalar kiln_scalar_bitcast(kiln_dtype from, kiln_dtype to, kiln_scalar x) {
+    kiln_scalar r = {0, 0};
     int bits = (int)kiln_dtype_size(from) * 8;
     uint64_t u = bits_of(from, x) & (bits == 64 ? ~UINT64_C(0) : (UINT64_C(1) << bits) - 1);
     switch (to) {
@@ -274,13 +275,13 @@ kval ks_bitcast(kiln_dtype from, kiln_dtype to, kval x) {
     case KILN_F64: memcpy(&r.f, &u, 8); break;
     default:
         r.i = (int64_t)u;
-        r = ks_round(to, r); /* sign-extends the signed types */
+        r = kiln_scalar_round(to, r); /* sign-extends the signed types */
         break;
     }
     return r;
 }
 
-int ks_supported(kiln_op op, int arity) {
+int kiln_scalar_supported(kiln_op op, int arity) {
     static const kiln_op unary[] = {
         KILN_OP_NEG, KILN_OP_ABS, KILN_OP_SIGN, KILN_OP_EXP, KILN_OP_LOG, KILN_OP_SQRT, KILN_OP_RSQRT, KILN_OP_RECIP,
         KILN_OP_TANH, KILN_OP_SIGMOID, KILN_OP_ERF, KILN_OP_SIN, KILN_OP_COS, KILN_OP_FLOOR, KILN_OP_CEIL,
