@@ -108,6 +108,7 @@ static const kiln_backend kir_backend = {KILN_DEVICE_KIR, "kir", kir_create, kir
  * defines KILN_HAVE_<KIND>_BACKEND for kiln_core when it is compiled in. */
 #ifdef KILN_HAVE_CPU_BACKEND
 extern const kiln_backend kiln_cpu_backend;
+extern const kiln_backend_hooks kiln_cpu_hooks;
 #endif
 #ifdef KILN_HAVE_VULKAN_BACKEND
 extern const kiln_backend kiln_vulkan_backend;
@@ -118,6 +119,9 @@ int kiln_vulkan_available(void);
 
 static const kiln_backend_hooks *hooks_for(kiln_device_kind kind) {
     switch (kind) {
+#ifdef KILN_HAVE_CPU_BACKEND
+    case KILN_DEVICE_CPU: return &kiln_cpu_hooks;
+#endif
 #ifdef KILN_HAVE_VULKAN_BACKEND
     case KILN_DEVICE_VULKAN: return &kiln_vulkan_hooks;
 #endif

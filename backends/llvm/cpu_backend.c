@@ -28,4 +28,10 @@ static void cpu_destroy(void *state) { kiln_cpu_exec_free(state); }
 
 static void cpu_print_profile(void *state, void *file) { kiln_cpu_exec_print_profile(state, file); }
 
+static kiln_status cpu_step(void *state, const kiln_tensor_map *inputs, kiln_step_io *io) {
+    return kiln_cpu_exec_step(state, inputs, io);
+}
+
 const kiln_backend kiln_cpu_backend = {KILN_DEVICE_CPU, "cpu", cpu_create, cpu_run, cpu_destroy, cpu_print_profile};
+/* generation keeps its KV caches in the exec's buffers (cpu_step.c) */
+const kiln_backend_hooks kiln_cpu_hooks = {NULL, cpu_step, 256};

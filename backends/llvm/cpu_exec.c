@@ -29,6 +29,7 @@ struct kiln_cpu_exec {
     float *buf[3]; /* packed A, packed B, C when the output aliases an input */
     size_t buf_cap[3];
     void **ptrs;   /* per plan tensor: data */
+    void **dest;   /* per plan tensor: where an OUTPUT goes (step carries), else NULL */
     kiln_tensor *outs;
     int64_t *dims;
     void **bufs;
@@ -38,6 +39,9 @@ struct kiln_cpu_exec {
     int64_t *prof_n;
     int runs;
     int64_t planned, unplanned;
+    struct cpu_step_state *step; /* cpu_step.c */
+    cpu_prepare_fn prepare;      /* called once the symbols are bound (step carries) */
+    void *prepare_ctx;
 };
 
 static int needs_runtime_check(const kiln_graph *g, const kiln_node *n);
@@ -71,6 +75,8 @@ void kiln_cpu_exec_free(kiln_cpu_exec *e) {
     free(e->arena);
     for (int i = 0; i < 3; i++) free(e->buf[i]);
     free(e->ptrs);
+    free(e->dest);
+    cpu_step_release(e);
     free(e->outs);
     free(e->dims);
     free(e->bufs);
@@ -98,6 +104,7 @@ kiln_status kiln_cpu_exec_create(kiln_cpu_program *p, const kiln_tensor_map *wei
     e->slot_of = malloc(((size_t)nt + 1) * sizeof *e->slot_of);
     e->ptrs = calloc((size_t)nt + 1, sizeof *e->ptrs);
     e->outs = calloc((size_t)nt + 1, sizeof *e->outs);
+    e->dest = calloc((size_t)nt + 1, sizeof *e->dest);
     for (int k = 0; k < p->nkernels; k++) {
         const kiln_kernel *kn = kiln_plan_kernel(plan, k);
         if (kn->ndims > e->maxdims) e->maxdims = kn->ndims;
@@ -110,7 +117,7 @@ kiln_status kiln_cpu_exec_create(kiln_cpu_program *p, const kiln_tensor_map *wei
     e->profile = (opt && opt->profile) || e->profile_at_exit;
     e->prof_s = calloc((size_t)p->nkernels + 1, sizeof *e->prof_s);
     e->prof_n = calloc((size_t)p->nkernels + 1, sizeof *e->prof_n);
-    if (!e->slot_of || !e->ptrs || !e->outs || !e->dims || !e->bufs || !e->prof_s || !e->prof_n) {
+    if (!e->slot_of || !e->ptrs || !e->outs || !e->dest || !e->dims || !e->bufs || !e->prof_s || !e->prof_n) {
         kiln_cpu_exec_free(e);
         return kiln_error(KILN_ERR_NOMEM, "out of memory");
     }
@@ -376,6 +383,10 @@ static kiln_status locate(kiln_cpu_exec *e, const kiln_bound_inputs *bi, const k
         case KILN_PT_CONST: data = kiln_graph_node(g, pt->node)->value.data; break;
         case KILN_PT_INTERMEDIATE: data = e->arena + mp->offset[t]; break;
         case KILN_PT_OUTPUT: {
+            if (e->dest[t]) {
+                data = e->dest[t];
+                break;
+            }
             int64_t shape[KILN_MAX_RANK];
             KILN_TRY(kiln_shape_eval(g, &pt->shape, bi->symvals, shape));
             /* kernels write every element: no zeroing (the KV cache outputs of
@@ -461,28 +472,52 @@ static kiln_status collect(kiln_cpu_exec *e, const int64_t *symvals, kiln_tensor
     return KILN_OK;
 }
 
-kiln_status kiln_cpu_exec_run(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
-    if (!e || !outputs) return kiln_error(KILN_ERR_INVALID, "kiln_cpu_exec_run: NULL argument");
-    *outputs = NULL;
+kiln_status cpu_exec_begin(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_bound_inputs *bi) {
     kiln_plan *plan = e->prog->plan;
     const kiln_graph *g = kiln_plan_graph(plan);
-    kiln_bound_inputs bi;
-    KILN_TRY(kiln_bind_inputs(g, inputs, &bi));
+    KILN_TRY(kiln_bind_inputs(g, inputs, bi));
     const kiln_memplan *mp = NULL;
-    kiln_status s = check_runtime(g, e->checks, e->nchecks, bi.symvals);
-    if (!s) s = kiln_plan_memory(plan, bi.symvals, &mp);
+    kiln_status s = check_runtime(g, e->checks, e->nchecks, bi->symvals);
+    if (!s) s = kiln_plan_memory(plan, bi->symvals, &mp);
     if (!s) s = grow((void **)&e->arena, &e->arena_cap, (size_t)mp->arena_bytes, KILN_ARENA_ALIGN);
     if (!s) {
         e->planned = mp->arena_bytes;
         e->unplanned = mp->unplanned_bytes;
-        s = ensure_rt(e, bi.symvals);
+        s = ensure_rt(e, bi->symvals);
     }
-    if (!s) s = locate(e, &bi, mp);
-    if (!s) s = run_kernels(e, bi.symvals, mp);
-    if (!s) s = collect(e, bi.symvals, outputs);
-    int nt = kiln_plan_tensor_count(plan);
+    if (!s && e->prepare) s = e->prepare(e, bi->symvals, e->prepare_ctx);
+    if (!s) s = locate(e, bi, mp);
+    if (!s) s = run_kernels(e, bi->symvals, mp);
+    if (s) cpu_exec_end(e, bi);
+    return s;
+}
+
+void cpu_exec_end(kiln_cpu_exec *e, kiln_bound_inputs *bi) {
+    int nt = kiln_plan_tensor_count(e->prog->plan);
     for (int t = 0; t < nt; t++) kiln_tensor_release(&e->outs[t]);
-    kiln_bound_inputs_free(&bi);
+    kiln_bound_inputs_free(bi);
+}
+
+void *cpu_exec_tensor_data(const kiln_cpu_exec *e, int t) { return e->ptrs[t]; }
+void cpu_exec_set_dest(kiln_cpu_exec *e, int t, void *data) { e->dest[t] = data; }
+void cpu_exec_set_prepare(kiln_cpu_exec *e, cpu_prepare_fn fn, void *ctx) {
+    e->prepare = fn;
+    e->prepare_ctx = ctx;
+}
+const kiln_cpu_program *cpu_exec_program(const kiln_cpu_exec *e) { return e->prog; }
+void cpu_exec_count_run(kiln_cpu_exec *e) { e->runs++; }
+struct cpu_step_state **cpu_exec_step_state(kiln_cpu_exec *e) { return &e->step; }
+
+kiln_status kiln_cpu_exec_run(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_tensor_map **outputs) {
+    if (!e || !outputs) return kiln_error(KILN_ERR_INVALID, "kiln_cpu_exec_run: NULL argument");
+    *outputs = NULL;
+    const kiln_graph *g = kiln_plan_graph(e->prog->plan);
+    kiln_bound_inputs bi;
+    kiln_status s = cpu_exec_begin(e, inputs, &bi);
+    if (!s) {
+        s = collect(e, bi.symvals, outputs);
+        cpu_exec_end(e, &bi);
+    }
     if (!s) e->runs++;
     return s ? kiln_error_wrap(s, "running graph '%s' on the cpu", kiln_graph_name(g)) : KILN_OK;
 }

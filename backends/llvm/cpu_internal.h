@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "kiln/cpu.h"
+#include "kiln/runtime.h"
 #include "llvm_internal.h"
 
 /* How a MATMUL kernel's operands reach the GEMM. */
@@ -52,6 +53,24 @@ kiln_status cpu_emit_module(kiln_cpu_program *p, kiln_llvm_module **out);
 kiln_status cpu_bind_symbols(kiln_cpu_program *p);
 /* Symbol names: the entry of code c, and its GEMM / pack functions. */
 void cpu_symbol(char *buf, size_t cap, int code, const char *suffix);
+
+/* ---- cpu_exec.c: a run in two halves, for cpu_step.c ---- */
+/* Binds, plans memory and runs every kernel; OUTPUT tensors go where
+ * cpu_exec_set_dest said (else fresh allocations). On failure everything is
+ * released; on success call cpu_exec_end after reading the results. */
+kiln_status cpu_exec_begin(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_bound_inputs *bi);
+void cpu_exec_end(kiln_cpu_exec *e, kiln_bound_inputs *bi);
+void *cpu_exec_tensor_data(const kiln_cpu_exec *e, int t);
+void cpu_exec_set_dest(kiln_cpu_exec *e, int t, void *data);
+/* Called by cpu_exec_begin with the run's symbol values, before outputs are
+ * placed (where cpu_exec_set_dest can still direct them). */
+typedef kiln_status (*cpu_prepare_fn)(kiln_cpu_exec *e, const int64_t *symvals, void *ctx);
+void cpu_exec_set_prepare(kiln_cpu_exec *e, cpu_prepare_fn fn, void *ctx);
+const kiln_cpu_program *cpu_exec_program(const kiln_cpu_exec *e);
+void cpu_exec_count_run(kiln_cpu_exec *e);
+struct cpu_step_state **cpu_exec_step_state(kiln_cpu_exec *e);
+/* cpu_step.c */
+void cpu_step_release(kiln_cpu_exec *e);
 
 /* ---- cpu_program.c ---- */
 kiln_status cpu_program_new(kiln_plan *plan, const kiln_cpu_options *opt, kiln_cpu_program **out);

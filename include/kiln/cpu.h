@@ -19,6 +19,7 @@
 
 #include "ir.h"
 #include "plan.h"
+#include "session.h"
 #include "tensor.h"
 
 typedef struct kiln_cpu_options {
@@ -64,6 +65,11 @@ kiln_status kiln_cpu_exec_create_owning(kiln_cpu_program *p, const kiln_tensor_m
 /* Inputs by name (like kiln_ref_run); *outputs gets one owned tensor per
  * graph output. */
 kiln_status kiln_cpu_exec_run(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_tensor_map **outputs);
+/* A generation step (kiln_step_io in kiln/session.h): carry_out outputs
+ * are written into buffers the exec keeps (two per carry, swapped each
+ * step) and become the next step's carry_in inputs; only the last row of
+ * row_output (or its top k, k <= 256) comes back. */
+kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_step_io *io);
 /* Per kernel (in schedule order): calls, total and mean time, share. */
 void kiln_cpu_exec_print_profile(kiln_cpu_exec *e, FILE *f);
 /* The arena of the last run: planned bytes and the unplanned sum. */
