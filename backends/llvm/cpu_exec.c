@@ -414,9 +414,17 @@ static kiln_status run_kernels(kiln_cpu_exec *e, const int64_t *symvals, const k
         const kiln_kernel *k = kiln_plan_kernel(p->plan, ki);
         const cpu_kernel *ck = &p->kernels[ki];
         KILN_TRY(kiln_kernel_dims(k, g, symvals, e->dims));
-        for (int i = 0; i < k->ndims; i++)
-            if (e->dims[i] < 0)
-                return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': dim slot %d is %lld", ki, k->name, i, (long long)e->dims[i]);
+        /* extents must not be negative (strides and offsets may be: a
+         * slice with a negative step walks backwards) */
+        for (int i = 0; i < k->out_rank; i++)
+            if (e->dims[k->out_extent[i]] < 0)
+                return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': output extent %d is %lld", ki, k->name, i,
+                                  (long long)e->dims[k->out_extent[i]]);
+        for (int v = 0; v < k->nviews; v++)
+            for (int i = 0; i < k->views[v].rank; i++)
+                if (e->dims[k->views[v].extent[i]] < 0)
+                    return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': view %d extent %d is %lld", ki, k->name, v, i,
+                                      (long long)e->dims[k->views[v].extent[i]]);
         for (int i = 0; i < k->nbufs; i++) e->bufs[i] = e->ptrs[k->bufs[i].tensor];
         if (k->kind == KILN_K_ATTENTION) {
             int64_t H = e->dims[k->views[KILN_KV_Q].extent[1]], Hk = e->dims[k->views[KILN_KV_K].extent[1]];
