@@ -4,7 +4,8 @@
  * split and merge axes, broadcasts, concats (selects over guarded pieces)
  * and gathers, which is where the emitter's value forms (uniform, affine
  * in the lane, vector) and its branching selects must stay exact. Shapes
- * have a symbolic axis bound at 1, 6 and 19. Seeds are fixed, so a
+ * have a symbolic axis bound at 1, 6 and 19. Most chains end in a softmax,
+ * reduction, matmul or layer norm that reads them as its view. Seeds are fixed, so a
  * failure names a reproducible case. Tolerance as test_cpu_ops (2e-5):
  * the only arithmetic is a few f32 adds/muls/tanh. */
 #include <stdlib.h>
@@ -137,6 +138,36 @@ static void step(cur *c, rng *r) {
     refresh(c);
 }
 
+/* A template root reading the chain through its view: the chain becomes
+ * the prologue of a reduce, row or matmul kernel. */
+static void root(cur *c, rng *r) {
+    kiln_graph *g = c->g;
+    int rank = c->s.rank, ax = pick(r, rank);
+    switch (pick(r, 5)) {
+    case 0: {
+        kiln_named_attr a = kiln_a_int("axis", ax);
+        c->v = tp_node(g, KILN_OP_SOFTMAX, 1, &c->v, 1, &a);
+        break;
+    }
+    case 1: {
+        int64_t axes[2] = {ax, (ax + 1) % rank};
+        kiln_named_attr a[2] = {kiln_a_ints("axes", rank > 1 ? 2 : 1, axes), kiln_a_bool("keepdims", pick(r, 2))};
+        c->v = tp_node(g, pick(r, 2) ? KILN_OP_REDUCE_SUM : KILN_OP_REDUCE_MAX, 1, &c->v, 2, a);
+        break;
+    }
+    case 2: {
+        kiln_dim k = c->s.dims[rank - 1];
+        if (!kiln_dim_is_const(k) || rank < 2) return;
+        kiln_value w = tp_param(g, "w", KILN_F32, 2, DIMS(k, 7));
+        c->v = TP2(g, KILN_OP_MATMUL, c->v, w);
+        break;
+    }
+    case 3: c->v = tp_node(g, KILN_OP_LAYER_NORM, 1, &c->v, 0, NULL); break;
+    default: return;
+    }
+    refresh(c);
+}
+
 static void one_case(uint64_t seed) {
     rng r = {seed * 0x9e3779b97f4a7c15ull + 7};
     cur c = {kiln_graph_new("fuzz"), KILN_NONE, {0, {0}}, 0};
@@ -149,6 +180,7 @@ static void one_case(uint64_t seed) {
     refresh(&c);
     int steps = 3 + pick(&r, 5);
     for (int i = 0; i < steps; i++) step(&c, &r);
+    root(&c, &r);
     if (kiln_graph_add_output(c.g, "y", c.v)) exit(1);
     char what[64];
     snprintf(what, sizeof what, "fuzz case %llu", (unsigned long long)seed);
