@@ -208,8 +208,6 @@ LLVMValueRef cg_load(kiln_ir *ir, kiln_dtype t, LLVMValueRef base, LLVMValueRef 
         raw = kiln_ir_intrinsic(ir, "llvm.masked.load", ov, 2, args, 4);
     } else if (mask) {
         kiln_ir_if c;
-        LLVMBasicBlockRef before = LLVMGetInsertBlock(ir->b);
-        (void)before;
         kiln_ir_if_begin(ir, &c, mask, "load_lane");
         LLVMValueRef v = LLVMBuildLoad2(ir->b, et, p, "");
         LLVMSetAlignment(v, elem_align(t));

@@ -54,7 +54,49 @@ kiln_status cpu_bind_symbols(kiln_cpu_program *p);
 /* Symbol names: the entry of code c, and its GEMM / pack functions. */
 void cpu_symbol(char *buf, size_t cap, int code, const char *suffix);
 
-/* ---- cpu_exec.c: a run in two halves, for cpu_step.c ---- */
+/* ---- cpu_exec.c ---- */
+typedef kiln_status (*cpu_prepare_fn)(kiln_cpu_exec *e, const int64_t *symvals, void *ctx);
+
+struct kiln_cpu_exec {
+    kiln_cpu_program *prog;
+    int owns_prog;
+    kiln_bound_params params;
+    int *slot_of;    /* per plan tensor: index into inputs or params, -1 */
+    int *checks, nchecks; /* nodes checked before every run (check_runtime) */
+    kiln_threadpool *pool;
+    int own_pool;
+    kiln_jit_rt rt;
+    kiln_jit_rt rt_inline; /* the same scratch, no pool: small GEMMs run on the calling thread */
+    int have_rt;
+    size_t rt_scratch, rt_shared;
+    unsigned char *arena;
+    size_t arena_cap;
+    float *buf[3]; /* packed A, packed B, C when the output aliases an input */
+    size_t buf_cap[3];
+    void **ptrs;   /* per plan tensor: data */
+    void **dest;   /* per plan tensor: where an OUTPUT goes (step carries), else NULL */
+    kiln_tensor *outs;
+    int64_t *dims;
+    void **bufs;
+    int maxdims, maxbufs;
+    int profile, profile_at_exit; /* KILN_CPU_PROFILE=1: print when freed */
+    double *prof_s;
+    int64_t *prof_n;
+    int runs;
+    int64_t planned, unplanned;
+    struct cpu_step_state *step; /* cpu_step.c */
+    cpu_prepare_fn prepare;      /* called once the symbols are bound (step carries) */
+    void *prepare_ctx;
+};
+
+/* Grows an aligned buffer to at least need bytes (contents not kept). */
+kiln_status cpu_grow(void **p, size_t *cap, size_t need, size_t align);
+
+/* cpu_launch_gemm.c: a MATMUL kernel on the GEMM path, with dims evaluated;
+ * aliased: its output shares memory with an input (in place). */
+kiln_status cpu_launch_gemm(kiln_cpu_exec *e, const kiln_kernel *k, const cpu_kernel *ck, const int64_t *d, int aliased);
+
+/* A run in two halves, for cpu_step.c */
 /* Binds, plans memory and runs every kernel; OUTPUT tensors go where
  * cpu_exec_set_dest said (else fresh allocations). On failure everything is
  * released; on success call cpu_exec_end after reading the results. */
@@ -64,7 +106,6 @@ void *cpu_exec_tensor_data(const kiln_cpu_exec *e, int t);
 void cpu_exec_set_dest(kiln_cpu_exec *e, int t, void *data);
 /* Called by cpu_exec_begin with the run's symbol values, before outputs are
  * placed (where cpu_exec_set_dest can still direct them). */
-typedef kiln_status (*cpu_prepare_fn)(kiln_cpu_exec *e, const int64_t *symvals, void *ctx);
 void cpu_exec_set_prepare(kiln_cpu_exec *e, cpu_prepare_fn fn, void *ctx);
 const kiln_cpu_program *cpu_exec_program(const kiln_cpu_exec *e);
 void cpu_exec_count_run(kiln_cpu_exec *e);
