@@ -148,7 +148,7 @@ static int bench_forward(int argc, char **argv) {
         {"warmup", 0, OPT_INT, &warmup, "N", "untimed runs first (default 2)"},
         {"threads", 't', OPT_INT, &threads, "N", "CPU worker threads (default: all cores)"},
         {"random-weights", 0, OPT_FLAG, &random, NULL, "random weights even when the model has its own"},
-        {"profile", 0, OPT_FLAG, &profile, NULL, "print the per-kernel profile of the timed runs"},
+        {"profile", 0, OPT_FLAG, &profile, NULL, "print the per-kernel profile (warm-up runs included)"},
         MODEL_ARGS_OPTS(ma),
         {0},
     };
@@ -187,16 +187,6 @@ static int bench_forward(int argc, char **argv) {
         outputs = NULL;
     }
     double best = INFINITY, total = 0;
-    if (!s && profile) { /* the profile covers the timed runs only */
-        kiln_session_free(sess);
-        sess = NULL;
-        s = kiln_session_create(m->graph, weights ? weights : m->weights, &so, &sess);
-        for (long i = 0; i < warmup && !s; i++) {
-            s = kiln_session_run(sess, inputs, &outputs);
-            kiln_tensor_map_free(outputs);
-            outputs = NULL;
-        }
-    }
     for (long i = 0; i < runs && !s; i++) {
         double a = now_seconds();
         s = kiln_session_run(sess, inputs, &outputs);
