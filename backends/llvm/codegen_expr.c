@@ -21,11 +21,10 @@ void cg_init(cg *c, kiln_ir *ir, const kiln_kernel *k, const char *prefix) {
     c->owner = calloc(n, sizeof *c->owner);
     c->rparent = calloc(2 * n + 1, sizeof *c->rparent);
     c->rdepth = calloc(2 * n + 1, sizeof *c->rdepth);
-    if (!c->vals || !c->done || !c->varying || !c->lazy || !c->owner || !c->rparent || !c->rdepth)
+    c->bufs = calloc((size_t)k->nbufs + 1, sizeof *c->bufs);
+    c->dims = calloc((size_t)k->ndims + 1, sizeof *c->dims);
+    if (!c->vals || !c->done || !c->varying || !c->lazy || !c->owner || !c->rparent || !c->rdepth || !c->bufs || !c->dims)
         cg_fail(c, kiln_error(KILN_ERR_NOMEM, "out of memory"));
-    if (k->nbufs > 64 || k->ndims > 64)
-        cg_fail(c, kiln_error(KILN_ERR_LIMIT, "kernel '%s': %d buffers and %d dims (the CPU backend takes 64 of each)",
-                              k->name, k->nbufs, k->ndims));
 }
 
 void cg_release(cg *c) {
@@ -36,6 +35,9 @@ void cg_release(cg *c) {
     free(c->owner);
     free(c->rparent);
     free(c->rdepth);
+    free(c->bufs);
+    free(c->dims);
+    c->bufs = c->dims = NULL;
     c->vals = NULL;
     c->done = NULL;
     c->varying = c->lazy = NULL;
@@ -55,13 +57,14 @@ void cg_load_env(cg *c, LLVMValueRef args, size_t bufs_off, size_t dims_off) {
     const kiln_kernel *k = c->k;
     LLVMValueRef bufs = kiln_ir_load_field(ir, args, bufs_off, ir->ptr, "bufs");
     LLVMValueRef dims = kiln_ir_load_field(ir, args, dims_off, ir->ptr, "dims");
-    for (int i = 0; i < k->nbufs && i < 64; i++) {
+    if (!c->bufs || !c->dims) return;
+    for (int i = 0; i < k->nbufs; i++) {
         LLVMValueRef idx = kiln_ir_i64c(ir, i);
         LLVMValueRef p = LLVMBuildInBoundsGEP2(B, ir->ptr, bufs, &idx, 1, "");
         c->bufs[i] = LLVMBuildLoad2(B, ir->ptr, p, "buf");
         LLVMSetAlignment(c->bufs[i], 8);
     }
-    for (int i = 0; i < k->ndims && i < 64; i++) {
+    for (int i = 0; i < k->ndims; i++) {
         if (kiln_dim_is_const(k->dims[i])) {
             c->dims[i] = kiln_ir_i64c(ir, k->dims[i]);
             continue;

@@ -65,8 +65,8 @@ typedef struct cg {
     const kiln_kernel *k;
     char prefix[48]; /* function names start with this */
     /* loaded by cg_load_env in the function being emitted */
-    LLVMValueRef bufs[64];
-    LLVMValueRef dims[64];
+    LLVMValueRef *bufs; /* per buffer slot */
+    LLVMValueRef *dims; /* per dim slot */
     cv *vals; /* per expression, during one cg_eval */
     char *done;
     /* cg_eval's scratch: expressions needed, varying across lanes, owning

@@ -285,6 +285,25 @@ static void test_movement(void) {
     kiln_named_attr axis = kiln_a_int("axis", 1);
     finish(&c, tp_node(c.g, KILN_OP_CONCAT, 3, (kiln_value[]){x, y, z}, 1, &axis), 1, "concat");
 
+    /* 60 pieces (lowering takes up to 64): a select chain 60 deep */
+    c = start("concat 60");
+    kiln_value pieces[70];
+    for (int i = 0; i < 60; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "p%d", i);
+        pieces[i] = tp_input(c.g, name, KILN_F32, 2, DIMS(c.n, 1 + i % 3));
+    }
+    finish(&c, tp_node(c.g, KILN_OP_CONCAT, 60, pieces, 1, &axis), 1, "concat of 60 pieces");
+    /* a sum of 70 inputs: one pointwise kernel with 71 buffer slots */
+    c = start("sum 70");
+    kiln_value acc = tp_input(c.g, "q0", KILN_F32, 2, DIMS(c.n, 3));
+    for (int i = 1; i < 70; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "q%d", i);
+        acc = TP2(c.g, KILN_OP_ADD, acc, tp_input(c.g, name, KILN_F32, 2, DIMS(c.n, 3)));
+    }
+    finish(&c, acc, 1, "sum of 70 inputs");
+
     c = start("slice");
     x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 9));
     kiln_named_attr s1[4] = {kiln_a_int("axis", 1), kiln_a_dim("start", 1), kiln_a_dim("end", 8), kiln_a_int("step", 3)};
