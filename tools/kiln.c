@@ -27,8 +27,12 @@ static void usage(FILE *f) {
             "usage: kiln COMMAND [ARGS...]\n\ncommands:\n");
     for (int i = 0; i < NCOMMANDS; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
     fprintf(f,
-            "\nMODEL is a Hugging Face folder (config.json + model.safetensors) or a .kiln\n"
-            "description. Run 'kiln COMMAND --help' for a command's options.\n");
+            "\nMODEL is any of: a Hugging Face folder (config.json + model.safetensors;\n"
+            "gpt2, bert, t5, llama), a .kiln description (docs/language.md), a GGUF file,\n"
+            "a llama2.c checkpoint (.bin), an ONNX model (.onnx), or a compiled .kmod.\n"
+            "Devices: --device auto (default: a GPU through Vulkan, else the CPU), cpu,\n"
+            "vulkan[:N], ref (the reference interpreter), kir (fused kernels, evaluated).\n"
+            "Run 'kiln COMMAND --help' for a command's options.\n");
 }
 
 static int cmd_version(int argc, char **argv) {
