@@ -10,8 +10,13 @@
 static VKAPI_ATTR VkBool32 VKAPI_CALL on_message(VkDebugUtilsMessageSeverityFlagBitsEXT severity,
                                                  VkDebugUtilsMessageTypeFlagsEXT types,
                                                  const VkDebugUtilsMessengerCallbackDataEXT *data, void *user) {
-    (void)types;
     kiln_vk_instance *inst = user;
+    /* The loader's own notes (no driver found, a manifest missing) reach the
+     * messenger while the instance is created; kiln reports those failures
+     * itself in one line, so they are neither printed nor counted. */
+    if (types == VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT && data && data->pMessageIdName &&
+        strcmp(data->pMessageIdName, "Loader Message") == 0)
+        return VK_FALSE;
     atomic_fetch_add(&inst->messages, 1);
     const char *level = (severity & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning";
     fprintf(stderr, "kiln: vulkan validation %s [%s]: %s\n", level,
