@@ -191,8 +191,9 @@ static kiln_status put_view(kiln_tensor_map *m, const char *name, const kiln_ten
 }
 
 /* The step's inputs: token ids, the encoder input, and each past.X as a
- * view of the previous step's present.X (or of an empty cache). */
-static kiln_status build_inputs(kiln_generator *g, int64_t n) {
+ * view of the previous step's present.X (or of an empty cache). A device
+ * step after the first keeps the cache itself: no past.X then. */
+static kiln_status build_inputs(kiln_generator *g, int64_t n, int carried) {
     int64_t shape[2] = {1, n};
     kiln_tensor ids = kiln_tensor_view(KILN_I64, 2, shape, g->ids);
     KILN_TRY(kiln_tensor_map_put(g->inputs, g->token_input, ids));
@@ -200,7 +201,7 @@ static kiln_status build_inputs(kiln_generator *g, int64_t n) {
         int64_t es[2] = {1, g->n_enc};
         KILN_TRY(kiln_tensor_map_put(g->inputs, "input_ids", kiln_tensor_view(KILN_I64, 2, es, g->enc_ids)));
     }
-    for (int c = 0; c < g->ncache; c++) {
+    for (int c = 0; c < g->ncache && !carried; c++) {
         const kiln_tensor *t = g->state ? kiln_tensor_map_get(g->state, g->present_names[c])
                                         : kiln_tensor_map_get(g->empty, g->past_names[c]);
         if (!t) return kiln_error(KILN_ERR_INTERNAL, "%s: the last step returned no '%s'", g->model->name, g->present_names[c]);
@@ -229,7 +230,7 @@ static kiln_status take_logits(kiln_generator *g, const kiln_tensor_map *outs, i
 /* A step on the device: the cache stays there; the last logits row (topk
  * 0) or its top-k comes back. */
 static kiln_status feed_device(kiln_generator *g, int64_t n, int topk, int *count) {
-    KILN_TRY(build_inputs(g, n));
+    KILN_TRY(build_inputs(g, n, g->pos > 0));
     kiln_step_io io = {
         .ncarry = g->ncache,
         .carry_in = (const char *const *)g->past_names,
@@ -297,7 +298,7 @@ kiln_status kiln_generator_feed(kiln_generator *g, const int32_t *tokens, int64_
         *logits = g->logits;
         return KILN_OK;
     }
-    KILN_TRY(build_inputs(g, n));
+    KILN_TRY(build_inputs(g, n, 0));
     kiln_tensor_map *outs = NULL;
     kiln_status s = kiln_session_run(g->session, g->inputs, &outs);
     if (s) return kiln_error_wrap(s, "%s: step at position %lld", name, (long long)g->pos);

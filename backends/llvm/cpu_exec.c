@@ -9,6 +9,7 @@
 
 #include "codegen_internal.h"
 #include "cpu_internal.h"
+#include "cpu_step_internal.h"
 #include "kiln/runtime.h"
 
 static int needs_runtime_check(const kiln_graph *g, const kiln_node *n);
@@ -144,6 +145,7 @@ static int needs_runtime_check(const kiln_graph *g, const kiln_node *n) {
 }
 
 static kiln_status check_runtime(const kiln_graph *g, const int *nodes, int count, const int64_t *symvals) {
+    if (count == 0) return KILN_OK;
     for (int i = 0; i < count; i++) {
         int v = nodes[i];
         const kiln_node *n = kiln_graph_node(g, v);
@@ -172,24 +174,7 @@ static kiln_status check_runtime(const kiln_graph *g, const int *nodes, int coun
     return KILN_OK;
 }
 
-/* Per-thread scratch the kernels need for these symbol values. */
-static kiln_status ensure_rt(kiln_cpu_exec *e, const int64_t *symvals) {
-    kiln_cpu_program *p = e->prog;
-    const kiln_graph *g = kiln_plan_graph(p->plan);
-    size_t per = 0, shared = 0;
-    for (int k = 0; k < p->nkernels; k++) {
-        const kiln_kernel *kn = kiln_plan_kernel(p->plan, k);
-        const cpu_kernel *ck = &p->kernels[k];
-        if (ck->gemm) {
-            size_t a = kiln_gemm_scratch_bytes(p->target, &ck->desc), b = kiln_gemm_shared_bytes(p->target, &ck->desc);
-            if (a > per) per = a;
-            if (b > shared) shared = b;
-        } else if (kn->kind == KILN_K_ATTENTION) {
-            KILN_TRY(kiln_kernel_dims(kn, g, symvals, e->dims));
-            size_t a = cg_attention_scratch(kn, e->dims);
-            if (a > per) per = a;
-        }
-    }
+kiln_status cpu_exec_reserve_rt(kiln_cpu_exec *e, size_t per, size_t shared) {
     if (e->have_rt && per <= e->rt_scratch && shared <= e->rt_shared) return KILN_OK;
     if (e->have_rt) kiln_jit_rt_release(&e->rt);
     e->have_rt = 0;
@@ -203,6 +188,34 @@ static kiln_status ensure_rt(kiln_cpu_exec *e, const int64_t *symvals) {
     e->rt_scratch = per;
     e->rt_shared = shared;
     return KILN_OK;
+}
+
+void cpu_exec_gemm_scratch(const kiln_cpu_exec *e, size_t *per, size_t *shared) {
+    const kiln_cpu_program *p = e->prog;
+    *per = *shared = 0;
+    for (int k = 0; k < p->nkernels; k++) {
+        const cpu_kernel *ck = &p->kernels[k];
+        if (!ck->gemm) continue;
+        size_t a = kiln_gemm_scratch_bytes(p->target, &ck->desc), b = kiln_gemm_shared_bytes(p->target, &ck->desc);
+        if (a > *per) *per = a;
+        if (b > *shared) *shared = b;
+    }
+}
+
+/* Per-thread scratch the kernels need for these symbol values. */
+static kiln_status ensure_rt(kiln_cpu_exec *e, const int64_t *symvals) {
+    kiln_cpu_program *p = e->prog;
+    const kiln_graph *g = kiln_plan_graph(p->plan);
+    size_t per = 0, shared = 0;
+    cpu_exec_gemm_scratch(e, &per, &shared);
+    for (int k = 0; k < p->nkernels; k++) {
+        const kiln_kernel *kn = kiln_plan_kernel(p->plan, k);
+        if (kn->kind != KILN_K_ATTENTION) continue;
+        KILN_TRY(kiln_kernel_dims(kn, g, symvals, e->dims));
+        size_t a = cg_attention_scratch(kn, e->dims);
+        if (a > per) per = a;
+    }
+    return cpu_exec_reserve_rt(e, per, shared);
 }
 
 /* ---- a run ---- */
@@ -244,43 +257,49 @@ static kiln_status locate(kiln_cpu_exec *e, const kiln_bound_inputs *bi, const k
     return KILN_OK;
 }
 
+kiln_status cpu_exec_launch(kiln_cpu_exec *e, int ki, const int64_t *dims, int aliased) {
+    kiln_cpu_program *p = e->prog;
+    const kiln_kernel *k = kiln_plan_kernel(p->plan, ki);
+    const cpu_kernel *ck = &p->kernels[ki];
+    /* extents must not be negative (strides and offsets may be: a slice
+     * with a negative step walks backwards) */
+    for (int i = 0; i < k->out_rank; i++)
+        if (dims[k->out_extent[i]] < 0)
+            return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': output extent %d is %lld", ki, k->name, i,
+                              (long long)dims[k->out_extent[i]]);
+    for (int v = 0; v < k->nviews; v++)
+        for (int i = 0; i < k->views[v].rank; i++)
+            if (dims[k->views[v].extent[i]] < 0)
+                return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': view %d extent %d is %lld", ki, k->name, v, i,
+                                  (long long)dims[k->views[v].extent[i]]);
+    for (int i = 0; i < k->nbufs; i++) e->bufs[i] = e->ptrs[k->bufs[i].tensor];
+    if (k->kind == KILN_K_ATTENTION) {
+        int64_t H = dims[k->views[KILN_KV_Q].extent[1]], Hk = dims[k->views[KILN_KV_K].extent[1]];
+        if (Hk <= 0 || H % Hk)
+            return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': %lld heads for %lld kv heads", ki, k->name,
+                              (long long)H, (long long)Hk);
+    }
+    double t0 = e->profile ? now() : 0;
+    if (ck->gemm) {
+        KILN_TRY(kiln_error_wrap(cpu_launch_gemm(e, k, ck, dims, aliased), "kernel %d '%s'", ki, k->name));
+    } else {
+        cg_args args = {e->bufs, dims, NULL, 0};
+        ck->entry(&args, &e->rt);
+    }
+    if (e->profile) {
+        e->prof_s[ki] += now() - t0;
+        e->prof_n[ki]++;
+    }
+    return KILN_OK;
+}
+
 static kiln_status run_kernels(kiln_cpu_exec *e, const int64_t *symvals, const kiln_memplan *mp) {
     kiln_cpu_program *p = e->prog;
     const kiln_graph *g = kiln_plan_graph(p->plan);
     for (int ki = 0; ki < p->nkernels; ki++) {
         const kiln_kernel *k = kiln_plan_kernel(p->plan, ki);
-        const cpu_kernel *ck = &p->kernels[ki];
         KILN_TRY(kiln_kernel_dims(k, g, symvals, e->dims));
-        /* extents must not be negative (strides and offsets may be: a
-         * slice with a negative step walks backwards) */
-        for (int i = 0; i < k->out_rank; i++)
-            if (e->dims[k->out_extent[i]] < 0)
-                return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': output extent %d is %lld", ki, k->name, i,
-                                  (long long)e->dims[k->out_extent[i]]);
-        for (int v = 0; v < k->nviews; v++)
-            for (int i = 0; i < k->views[v].rank; i++)
-                if (e->dims[k->views[v].extent[i]] < 0)
-                    return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': view %d extent %d is %lld", ki, k->name, v, i,
-                                      (long long)e->dims[k->views[v].extent[i]]);
-        for (int i = 0; i < k->nbufs; i++) e->bufs[i] = e->ptrs[k->bufs[i].tensor];
-        if (k->kind == KILN_K_ATTENTION) {
-            int64_t H = e->dims[k->views[KILN_KV_Q].extent[1]], Hk = e->dims[k->views[KILN_KV_K].extent[1]];
-            if (Hk <= 0 || H % Hk)
-                return kiln_error(KILN_ERR_SHAPE, "kernel %d '%s': %lld heads for %lld kv heads", ki, k->name,
-                                  (long long)H, (long long)Hk);
-        }
-        double t0 = e->profile ? now() : 0;
-        if (ck->gemm) {
-            int aliased = mp->inplace_of[k->bufs[k->out_buf].tensor] >= 0;
-            KILN_TRY(kiln_error_wrap(cpu_launch_gemm(e, k, ck, e->dims, aliased), "kernel %d '%s'", ki, k->name));
-        } else {
-            cg_args args = {e->bufs, e->dims, NULL, 0};
-            ck->entry(&args, &e->rt);
-        }
-        if (e->profile) {
-            e->prof_s[ki] += now() - t0;
-            e->prof_n[ki]++;
-        }
+        KILN_TRY(cpu_exec_launch(e, ki, e->dims, mp->inplace_of[k->bufs[k->out_buf].tensor] >= 0));
     }
     return KILN_OK;
 }
@@ -341,6 +360,10 @@ void cpu_exec_end(kiln_cpu_exec *e, kiln_bound_inputs *bi) {
     int nt = kiln_plan_tensor_count(e->prog->plan);
     for (int t = 0; t < nt; t++) kiln_tensor_release(&e->outs[t]);
     kiln_bound_inputs_free(bi);
+}
+
+kiln_status cpu_exec_check_runtime(kiln_cpu_exec *e, const int64_t *symvals) {
+    return check_runtime(kiln_plan_graph(e->prog->plan), e->checks, e->nchecks, symvals);
 }
 
 void *cpu_exec_tensor_data(const kiln_cpu_exec *e, int t) { return e->ptrs[t]; }

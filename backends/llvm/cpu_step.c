@@ -7,25 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cpu_internal.h"
-
-#define STEP_MAX_CARRY 256
-#define STEP_MAX_TOPK 256
-
-typedef struct carry {
-    char *in, *out;
-    int tensor;      /* plan tensor of the output this step */
-    void *buf[2];
-    size_t cap[2];
-    int cur;         /* buffer holding the carried tensor, -1 none */
-    int target;      /* buffer this step writes */
-    kiln_tensor t;   /* the carried tensor: a view of buf[cur] */
-} carry;
-
-struct cpu_step_state {
-    int n, valid;
-    carry c[STEP_MAX_CARRY];
-};
+#include "cpu_step_internal.h"
 
 static void forget_names(struct cpu_step_state *st) {
     for (int i = 0; i < st->n; i++) {
@@ -33,6 +15,11 @@ static void forget_names(struct cpu_step_state *st) {
         free(st->c[i].out);
         st->c[i].in = st->c[i].out = NULL;
     }
+    st->n = 0;
+    free(st->row_name);
+    st->row_name = NULL;
+    cpu_step_fast_free(st->fast);
+    st->fast = NULL;
 }
 
 void cpu_step_release(kiln_cpu_exec *e) {
@@ -43,6 +30,7 @@ void cpu_step_release(kiln_cpu_exec *e) {
         free(st->c[i].buf[0]);
         free(st->c[i].buf[1]);
     }
+    free(st->row);
     free(st);
     *sp = NULL;
 }
@@ -53,6 +41,16 @@ static int output_index(const kiln_graph *g, const char *name) {
     return -1;
 }
 
+kiln_status cpu_step_reserve_carry(step_carry *c, size_t bytes) {
+    if (bytes <= c->cap[c->target] && c->buf[c->target]) return KILN_OK;
+    size_t cap = bytes + bytes / 4 + 64; /* grows with the cache: room for the next tokens */
+    void *p = realloc(c->buf[c->target], cap);
+    if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory for carry '%s' (%zu bytes)", c->out, cap);
+    c->buf[c->target] = p;
+    c->cap[c->target] = cap;
+    return KILN_OK;
+}
+
 /* Sizes the carry buffers for this step's symbols and points the outputs
  * at them. */
 static kiln_status place_carries(kiln_cpu_exec *e, const int64_t *symvals, void *ctx) {
@@ -60,19 +58,13 @@ static kiln_status place_carries(kiln_cpu_exec *e, const int64_t *symvals, void 
     const kiln_plan *plan = cpu_exec_program(e)->plan;
     const kiln_graph *g = kiln_plan_graph(plan);
     for (int i = 0; i < st->n; i++) {
-        carry *c = &st->c[i];
+        step_carry *c = &st->c[i];
         const kiln_ptensor *pt = kiln_plan_tensor(plan, c->tensor);
         int64_t shape[KILN_MAX_RANK];
         KILN_TRY(kiln_shape_eval(g, &pt->shape, symvals, shape));
         size_t bytes = (size_t)kiln_shape_numel(pt->shape.rank, shape) * kiln_dtype_size(pt->dtype);
         c->target = c->cur == 0 ? 1 : 0;
-        if (bytes > c->cap[c->target] || !c->buf[c->target]) {
-            size_t cap = bytes + bytes / 4 + 64; /* grows with the cache: room for the next tokens */
-            void *p = realloc(c->buf[c->target], cap);
-            if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory for carry '%s' (%zu bytes)", c->out, cap);
-            c->buf[c->target] = p;
-            c->cap[c->target] = cap;
-        }
+        KILN_TRY(cpu_step_reserve_carry(c, bytes));
         if (pt->kind == KILN_PT_OUTPUT) cpu_exec_set_dest(e, c->tensor, c->buf[c->target]);
     }
     return KILN_OK;
@@ -97,19 +89,39 @@ static int top_k(const float *row, int64_t n, int k, int32_t *ids, float *vals) 
     return count;
 }
 
-static kiln_status check_io(const kiln_graph *g, const kiln_step_io *io) {
+kiln_status cpu_step_take_row(struct cpu_step_state *st, const void *data, kiln_dtype dtype, int64_t n,
+                              kiln_step_io *io) {
+    size_t first = (size_t)(n - io->row_len);
+    if (dtype == KILN_F32) { /* read in place */
+        const float *src = (const float *)data + first;
+        if (io->topk) io->count = top_k(src, io->row_len, io->topk, io->ids, io->vals);
+        else memcpy(io->row, src, (size_t)io->row_len * sizeof *io->row);
+        return KILN_OK;
+    }
+    float *row = io->row;
+    if (io->topk) {
+        size_t need = (size_t)io->row_len * sizeof *row;
+        if (need > st->row_cap) {
+            float *p = realloc(st->row, need);
+            if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+            st->row = p;
+            st->row_cap = need;
+        }
+        row = st->row;
+    }
+    for (int64_t i = 0; i < io->row_len; i++) row[i] = (float)kiln_load_f64(data, dtype, first + (size_t)i);
+    if (io->topk) io->count = top_k(row, io->row_len, io->topk, io->ids, io->vals);
+    return KILN_OK;
+}
+
+/* What every step checks (cheap: no lookups). */
+static kiln_status check_io(const kiln_step_io *io) {
     if (io->ncarry < 0 || io->ncarry > STEP_MAX_CARRY)
         return kiln_error(KILN_ERR_LIMIT, "step: %d carries (at most %d)", io->ncarry, STEP_MAX_CARRY);
-    for (int i = 0; i < io->ncarry; i++) {
+    for (int i = 0; i < io->ncarry; i++)
         if (!io->carry_in || !io->carry_out || !io->carry_in[i] || !io->carry_out[i])
             return kiln_error(KILN_ERR_INVALID, "step: carry %d has no names", i);
-        if (kiln_graph_find_input(g, io->carry_in[i]) == KILN_NONE)
-            return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no input '%s'", io->carry_in[i]);
-        if (output_index(g, io->carry_out[i]) < 0)
-            return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no output '%s'", io->carry_out[i]);
-    }
-    if (output_index(g, io->row_output) < 0)
-        return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no output '%s'", io->row_output ? io->row_output : "(null)");
+    if (!io->row_output) return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no output '(null)'");
     if (io->row_len < 1) return kiln_error(KILN_ERR_INVALID, "step: row length %lld", (long long)io->row_len);
     if (io->topk < 0 || io->topk > STEP_MAX_TOPK)
         return kiln_error(KILN_ERR_LIMIT, "step: top %d (at most %d)", io->topk, STEP_MAX_TOPK);
@@ -117,24 +129,35 @@ static kiln_status check_io(const kiln_graph *g, const kiln_step_io *io) {
     return KILN_OK;
 }
 
-/* Remembers the carries' names; a different set starts over. */
-static kiln_status adopt_names(struct cpu_step_state *st, const kiln_step_io *io) {
-    int same = st->n == io->ncarry;
+/* Remembers the carries' and the row's names, checked against the graph
+ * when they change (a different set starts over). */
+static kiln_status adopt_names(struct cpu_step_state *st, const kiln_plan *plan, const kiln_step_io *io) {
+    const kiln_graph *g = kiln_plan_graph(plan);
+    int same = st->n == io->ncarry && st->row_name && strcmp(st->row_name, io->row_output) == 0;
     for (int i = 0; same && i < io->ncarry; i++)
         same = strcmp(st->c[i].in, io->carry_in[i]) == 0 && strcmp(st->c[i].out, io->carry_out[i]) == 0;
     if (same) return KILN_OK;
     forget_names(st);
     st->valid = 0;
-    st->n = io->ncarry;
-    for (int i = 0; i < st->n; i++) {
-        st->c[i].in = strdup(io->carry_in[i]);
-        st->c[i].out = strdup(io->carry_out[i]);
-        st->c[i].cur = -1;
-        if (!st->c[i].in || !st->c[i].out) {
-            st->n = i + 1;
-            return kiln_error(KILN_ERR_NOMEM, "out of memory");
-        }
+    for (int i = 0; i < io->ncarry; i++) {
+        if (kiln_graph_find_input(g, io->carry_in[i]) == KILN_NONE)
+            return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no input '%s'", io->carry_in[i]);
+        if (output_index(g, io->carry_out[i]) < 0)
+            return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no output '%s'", io->carry_out[i]);
     }
+    int row_o = output_index(g, io->row_output);
+    if (row_o < 0) return kiln_error(KILN_ERR_NOT_FOUND, "step: the graph has no output '%s'", io->row_output);
+    st->row_t = kiln_plan_output_tensor(plan, row_o);
+    for (int i = 0; i < io->ncarry; i++) {
+        step_carry *c = &st->c[i];
+        c->in = strdup(io->carry_in[i]);
+        c->out = strdup(io->carry_out[i]);
+        c->cur = -1;
+        st->n = i + 1;
+        if (!c->in || !c->out) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+        c->tensor = kiln_plan_output_tensor(plan, output_index(g, c->out));
+    }
+    if (!(st->row_name = strdup(io->row_output))) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     return KILN_OK;
 }
 
@@ -159,19 +182,11 @@ static kiln_status carried_inputs(const struct cpu_step_state *st, const kiln_te
     return s;
 }
 
-kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_step_io *io) {
-    if (!e || !io) return kiln_error(KILN_ERR_INVALID, "kiln_cpu_exec_step: NULL argument");
+/* Any step: inputs bound from the map, memory planned for the binding. */
+static kiln_status general_step(kiln_cpu_exec *e, struct cpu_step_state *st, const kiln_tensor_map *inputs,
+                                kiln_step_io *io) {
     const kiln_plan *plan = cpu_exec_program(e)->plan;
     const kiln_graph *g = kiln_plan_graph(plan);
-    io->count = 0;
-    KILN_TRY(check_io(g, io));
-    struct cpu_step_state **sp = cpu_exec_step_state(e);
-    if (!*sp && !(*sp = calloc(1, sizeof **sp))) return kiln_error(KILN_ERR_NOMEM, "out of memory");
-    struct cpu_step_state *st = *sp;
-    KILN_TRY(adopt_names(st, io));
-    for (int i = 0; i < st->n; i++) st->c[i].tensor = kiln_plan_output_tensor(plan, output_index(g, st->c[i].out));
-    int row_t = kiln_plan_output_tensor(plan, output_index(g, io->row_output));
-
     kiln_tensor_map *own = NULL;
     kiln_status s = KILN_OK;
     if (!io->reset && st->valid) s = carried_inputs(st, inputs, &own);
@@ -184,27 +199,17 @@ kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, 
     for (int t = 0; t < nt; t++) cpu_exec_set_dest(e, t, NULL);
     if (!s) {
         /* the row: the last row_len elements of row_output */
-        const kiln_ptensor *pt = kiln_plan_tensor(plan, row_t);
+        const kiln_ptensor *pt = kiln_plan_tensor(plan, st->row_t);
         int64_t shape[KILN_MAX_RANK];
         s = kiln_shape_eval(g, &pt->shape, bi.symvals, shape);
         int64_t n = kiln_shape_numel(pt->shape.rank, shape);
         if (!s && (pt->shape.rank < 1 || shape[pt->shape.rank - 1] != io->row_len || n < io->row_len))
             s = kiln_error(KILN_ERR_SHAPE, "step: output '%s' does not end in rows of %lld", io->row_output,
                            (long long)io->row_len);
-        float *row = io->topk ? malloc((size_t)io->row_len * sizeof *row) : io->row;
-        if (!s && !row) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
-        if (!s) {
-            const void *data = cpu_exec_tensor_data(e, row_t);
-            size_t first = (size_t)(n - io->row_len);
-            if (pt->dtype == KILN_F32) memcpy(row, (const float *)data + first, (size_t)io->row_len * sizeof *row);
-            else
-                for (int64_t i = 0; i < io->row_len; i++) row[i] = (float)kiln_load_f64(data, pt->dtype, first + (size_t)i);
-            if (io->topk) io->count = top_k(row, io->row_len, io->topk, io->ids, io->vals);
-        }
-        if (io->topk) free(row);
+        if (!s) s = cpu_step_take_row(st, cpu_exec_tensor_data(e, st->row_t), pt->dtype, n, io);
         /* the carries: written in place, or copied when the output is not a kernel's */
         for (int i = 0; i < st->n && !s; i++) {
-            carry *c = &st->c[i];
+            step_carry *c = &st->c[i];
             const kiln_ptensor *ct = kiln_plan_tensor(plan, c->tensor);
             s = kiln_shape_eval(g, &ct->shape, bi.symvals, shape);
             if (s) break;
@@ -213,10 +218,32 @@ kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, 
             c->t = v;
             c->cur = c->target;
         }
+        st->nsyms = bi.nsyms <= STEP_MAX_SYMS ? bi.nsyms : 0;
+        if (st->nsyms) memcpy(st->last_sym, bi.symvals, (size_t)st->nsyms * sizeof *st->last_sym);
         cpu_exec_end(e, &bi);
     }
     kiln_tensor_map_free(own);
+    return s;
+}
+
+kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, kiln_step_io *io) {
+    if (!e || !io) return kiln_error(KILN_ERR_INVALID, "kiln_cpu_exec_step: NULL argument");
+    const kiln_plan *plan = cpu_exec_program(e)->plan;
+    const kiln_graph *g = kiln_plan_graph(plan);
+    io->count = 0;
+    kiln_status s = check_io(io);
+    struct cpu_step_state **sp = cpu_exec_step_state(e);
+    if (!s && !*sp && !(*sp = calloc(1, sizeof **sp))) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+    if (!s) s = adopt_names(*sp, plan, io);
     if (s) return kiln_error_wrap(s, "step of graph '%s' on the cpu", kiln_graph_name(g));
+    struct cpu_step_state *st = *sp;
+    int done = 0;
+    if (!io->reset && st->valid) done = cpu_step_fast(e, st, inputs, io, &s);
+    if (!done) s = general_step(e, st, inputs, io);
+    if (s) {
+        st->valid = 0;
+        return kiln_error_wrap(s, "step of graph '%s' on the cpu", kiln_graph_name(g));
+    }
     st->valid = 1;
     cpu_exec_count_run(e);
     return KILN_OK;
