@@ -40,6 +40,7 @@ typedef struct cg_mm_args {
     const int64_t *dims;
     int64_t row0;  /* flat output row (batch * M + m) of this call's row 0, batch 0 */
     int64_t m;     /* M of the kernel: rows per batch item of the output */
+    int64_t col0;  /* output column of this call's column 0 (a GEMM over a column chunk) */
 } cg_mm_args;
 
 typedef enum { CV_UNIFORM, CV_AFFINE, CV_VECTOR } cv_kind;
@@ -177,6 +178,9 @@ LLVMValueRef cg_emit_matmul_loop(cg *c, const char *name);
 /* The GEMM path: whether it applies, and its entry with the epilogue hook. */
 int cg_matmul_gemm_ok(const kiln_kernel *k);
 kiln_status cg_emit_matmul_gemm(cg *c, const char *name, const kiln_gemm_desc *desc);
+/* The GEMM epilogue hook of a MATMUL kernel (user = its cg): out_expr on
+ * acc at the site; site->args points at a cg_mm_args. */
+LLVMValueRef cg_matmul_epilogue(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc, void *user);
 /* Per-thread scratch an attention kernel needs for these dims (bytes). */
 size_t cg_attention_scratch(const kiln_kernel *k, const int64_t *dims);
 

@@ -7,7 +7,9 @@
  * transpose+reshape, runs once per element). The output expression (bias,
  * activation, residual, ...) is the GEMM's epilogue hook: it rebuilds the
  * output coordinates from the site's (batch, row, col) and evaluates the
- * kernel's out_expr on the accumulator vector.
+ * kernel's out_expr on the accumulator vector. A B view over quantized
+ * weights also gets the dequantizing kernels of codegen_qmatmul.c (the
+ * launcher picks them when the run's strides fit).
  *
  * Every other dtype (ints, f16, f64) takes a plain loop: one output row per
  * unit, vectors along N, accumulating in f32 / f64 / wrapping i64. */
@@ -15,6 +17,7 @@
 #include <string.h>
 
 #include "codegen_internal.h"
+#include "codegen_qmatmul.h"
 #include "cpu_internal.h"
 
 #define B (c->ir->b)
@@ -28,14 +31,21 @@ int cg_matmul_gemm_ok(const kiln_kernel *k) {
 void cpu_matmul_layout(const kiln_kernel *k, cpu_mm_layout *l) {
     int R = k->out_rank;
     memset(l, 0, sizeof *l);
+    l->plain_epilogue = k->exprs[k->out_expr].kind == KILN_KX_VALUE;
+    if ((l->quant = cgq_layout(k)) != CGQ_NONE) {
+        /* a quantized B (codegen_qmatmul.h): A row-major (packed when it is
+         * not), B's generic pack in the layout of its weight rows */
+        l->a_direct = cg_view_unit_stride(k, KILN_KV_A, R - 1);
+        l->trans_b = l->quant == CGQ_NT;
+        return;
+    }
     if (cg_view_unit_stride(k, KILN_KV_A, R - 1)) l->a_direct = 1;
     else if (cg_view_unit_stride(k, KILN_KV_A, R - 2)) l->a_direct = l->trans_a = 1;
     if (cg_view_unit_stride(k, KILN_KV_B, R - 1)) l->b_direct = 1;
     else if (cg_view_unit_stride(k, KILN_KV_B, R - 2)) l->b_direct = l->trans_b = 1;
-    l->plain_epilogue = k->exprs[k->out_expr].kind == KILN_KX_VALUE;
 }
 
-static LLVMValueRef epilogue_hook(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc, void *user) {
+LLVMValueRef cg_matmul_epilogue(kiln_ir *ir, const kiln_gemm_site *site, LLVMValueRef acc, void *user) {
     cg *c = user;
     const kiln_kernel *k = c->k;
     int R = k->out_rank;
@@ -53,7 +63,8 @@ static LLVMValueRef epilogue_hook(kiln_ir *ir, const kiln_gemm_site *site, LLVMV
     p.lane = site->width > 1 ? R - 1 : -1;
     p.coord[R - 2] = LLVMBuildURem(ir->b, flat, M, "m");
     if (R > 2) cg_unravel(c, LLVMBuildUDiv(ir->b, flat, M, ""), k->out_extent, R - 2, p.coord);
-    p.coord[R - 1] = site->col;
+    LLVMValueRef col0 = kiln_ir_load_field(ir, site->args, offsetof(cg_mm_args, col0), ir->i64, "col0");
+    p.coord[R - 1] = LLVMBuildAdd(ir->b, site->col, col0, "");
     p.value0 = acc;
     return cg_eval(c, &p, k->out_expr, 0);
 }
@@ -67,7 +78,7 @@ kiln_status cg_emit_matmul_gemm(cg *c, const char *name, const kiln_gemm_desc *d
     d.n_epilogue = 0;
     if (!l.plain_epilogue) {
         d.n_epilogue = 1;
-        d.epilogue[0] = (kiln_gemm_epilogue_step){.kind = KILN_EPI_CUSTOM, .fn = epilogue_hook, .user = c};
+        d.epilogue[0] = (kiln_gemm_epilogue_step){.kind = KILN_EPI_CUSTOM, .fn = cg_matmul_epilogue, .user = c};
     }
     kiln_gemm_desc r;
     KILN_TRY(kiln_gemm_resolve(c->ir->target, &d, &r));
@@ -80,6 +91,7 @@ kiln_status cg_emit_matmul_gemm(cg *c, const char *name, const kiln_gemm_desc *d
     cg_emit_pack(c, n, KILN_KV_A, l.trans_a);
     snprintf(n, sizeof n, "%s_pack_b", name);
     cg_emit_pack(c, n, KILN_KV_B, l.trans_b);
+    if (l.quant != CGQ_NONE) return cg_emit_qmatmul(c, name, &l);
     return KILN_OK;
 }
 

@@ -209,6 +209,8 @@ kiln_status cpu_bind_symbols(kiln_cpu_program *p) {
                 ck->entry = p->kernels[j].entry;
                 ck->pack_a = p->kernels[j].pack_a;
                 ck->pack_b = p->kernels[j].pack_b;
+                ck->qmv = p->kernels[j].qmv;
+                ck->qdeq = p->kernels[j].qdeq;
                 first = 0;
             }
         if (!first) continue;
@@ -216,6 +218,10 @@ kiln_status cpu_bind_symbols(kiln_cpu_program *p) {
             KILN_TRY(look(p, ck->code, "_gemm", &ck->entry));
             KILN_TRY(look(p, ck->code, "_pack_a", &ck->pack_a));
             KILN_TRY(look(p, ck->code, "_pack_b", &ck->pack_b));
+            if (ck->mm.quant) {
+                KILN_TRY(look(p, ck->code, "_qmv", &ck->qmv));
+                KILN_TRY(look(p, ck->code, "_qdeq", &ck->qdeq));
+            }
         } else {
             KILN_TRY(look(p, ck->code, NULL, &ck->entry));
         }

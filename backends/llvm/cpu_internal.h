@@ -14,6 +14,7 @@ typedef struct cpu_mm_layout {
     int trans_a, trans_b;   /* the GEMM's layout flags */
     int a_direct, b_direct; /* strided with a unit stride: read in place */
     int plain_epilogue;     /* out_expr is VALUE(0): no epilogue hook */
+    int quant;              /* B reads quantized weights: CGQ_NT / CGQ_NN (codegen_qmatmul.h), 0 */
 } cpu_mm_layout;
 void cpu_matmul_layout(const kiln_kernel *k, cpu_mm_layout *l);
 
@@ -26,6 +27,7 @@ typedef struct cpu_kernel {
     cpu_mm_layout mm;
     kiln_gemm_desc desc; /* resolved, for scratch sizes */
     cpu_entry_fn entry, pack_a, pack_b;
+    cpu_entry_fn qmv, qdeq; /* mm.quant: the quantized fast path (codegen_qmatmul.h) */
 } cpu_kernel;
 
 struct kiln_cpu_program {

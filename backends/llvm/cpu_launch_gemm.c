@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "codegen_internal.h"
+#include "codegen_qmatmul.h"
 #include "cpu_internal.h"
 
 kiln_status cpu_grow(void **p, size_t *cap, size_t need, size_t align) {
@@ -70,6 +71,11 @@ kiln_status cpu_launch_gemm(kiln_cpu_exec *e, const kiln_kernel *k, const cpu_ke
     int64_t nbatch = 1;
     for (int i = 0; i < nb; i++) nbatch *= d[k->out_extent[i]];
     if (M == 0 || N == 0 || nbatch == 0) return KILN_OK;
+    if (ck->mm.quant) { /* quantized weights: the dequantizing kernels when this run's strides allow */
+        int done = 0;
+        KILN_TRY(cpu_launch_qmatmul(e, k, ck, d, aliased, &done));
+        if (done) return KILN_OK;
+    }
     float *out = e->bufs[k->out_buf], *C = out;
     size_t cbytes = (size_t)nbatch * (size_t)M * (size_t)N * sizeof(float);
     if (aliased) { /* the GEMM stores partial sums into C before the epilogue reads its operands */
