@@ -59,11 +59,18 @@ static int is_stop(const printer *p, int32_t id) {
     return 0;
 }
 
-/* Writes token's text after prev, as run.c does: the bytes as they come. */
+/* Writes token's text after prev, as run.c does: the bytes as they come,
+ * except that a llama byte token (a one-byte piece) whose byte is neither
+ * printable ASCII nor white space is dropped, as run.c drops it (so the
+ * bytes of a character spelled with byte tokens do not print). */
 static kiln_status print_piece(const kiln_tokenizer *tok, int32_t prev, int32_t token) {
     const char *bytes;
     size_t len;
     KILN_TRY(kiln_tokenizer_decode(tok, prev, token, &bytes, &len));
+    if (len == 1 && kiln_tokenizer_get_kind(tok) == KILN_TOKENIZER_LLAMA) {
+        unsigned char b = (unsigned char)bytes[0];
+        if (!((b >= 0x20 && b < 0x7F) || (b >= '\t' && b <= '\r'))) return KILN_OK;
+    }
     fwrite(bytes, 1, len, stdout);
     return KILN_OK;
 }
