@@ -92,7 +92,7 @@ typedef struct gen_args {
     const char *prompt, *prompt_ids, *tokenizer, *device;
     long length, threads, top_k, seed;
     double temperature, top_p;
-    int greedy, ids;
+    int greedy, ids, no_cache;
     model_args ma;
 } gen_args;
 
@@ -159,7 +159,7 @@ static int prompt_tokens(const gen_args *a, const kiln_tokenizer *tok, int add_b
 }
 
 static int generate(const gen_args *a, const kiln_model *m) {
-    kiln_session_options so = {{KILN_DEVICE_REF, -1}, (int)a->threads, 0, 0, NULL};
+    kiln_session_options so = {{KILN_DEVICE_REF, -1}, (int)a->threads, 0, a->no_cache, NULL};
     kiln_sampling sampling;
     if (sampling_from_args(a, &sampling)) return 1;
     kiln_status s = kiln_device_parse(a->device, &so.device);
@@ -256,6 +256,7 @@ int cmd_generate(int argc, char **argv) {
         {"tokenizer", 0, OPT_STRING, &a.tokenizer, "FILE", "tokenizer to use (llama2.c .bin, .gguf, vocab.json or a folder)"},
         {"device", 'd', OPT_STRING, &a.device, "DEV", "auto (default), ref, cpu, vulkan, vulkan:N"},
         {"threads", 't', OPT_INT, &a.threads, "N", "CPU worker threads (default: all cores)"},
+        {"no-cache", 0, OPT_FLAG, &a.no_cache, NULL, "compile afresh: neither read nor write the kernel and shader caches"},
         MODEL_ARGS_OPTS(a.ma),
         {0},
     };

@@ -13,7 +13,8 @@ static kiln_status cpu_create(const kiln_graph *g, const kiln_tensor_map *weight
         co.profile = opt->profile;
     }
     kiln_cpu_program *p = NULL;
-    KILN_TRY(kiln_cpu_compile(g, &co, &p));
+    /* compiled programs come from the on-disk cache when they can */
+    KILN_TRY(kiln_cpu_compile_cached(g, &co, NULL, opt && opt->no_cache, &p, NULL));
     kiln_cpu_exec *e = NULL;
     KILN_TRY(kiln_cpu_exec_create_owning(p, weights, &co, &e));
     *state = e;

@@ -19,6 +19,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kiln/status.h"
+
 #define KMOD_MAGIC "KILNMOD"
 #define KMOD_FORMAT 1
 #define KMOD_TAG(a, b, c, d) ((uint32_t)(a) | (uint32_t)(b) << 8 | (uint32_t)(c) << 16 | (uint32_t)(d) << 24)
@@ -46,5 +48,13 @@ static inline void kmod_put_u32(unsigned char *p, uint32_t v) {
 static inline void kmod_put_u64(unsigned char *p, uint64_t v) {
     for (int i = 0; i < 8; i++) p[i] = (unsigned char)(v >> (8 * i));
 }
+
+/* kmod_write.c: writes program p (compiled into obj) as a module, with the
+ * weights when not NULL. */
+struct kiln_cpu_program;
+struct kiln_llvm_object;
+struct kiln_tensor_map;
+kiln_status cpu_kmod_store(const char *path, const struct kiln_cpu_program *p, const struct kiln_llvm_object *obj,
+                           const struct kiln_tensor_map *weights);
 
 #endif

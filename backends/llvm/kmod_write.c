@@ -133,6 +133,39 @@ static kiln_status write_file(const char *path, const buf *b) {
     return KILN_OK;
 }
 
+kiln_status cpu_kmod_store(const char *path, const kiln_cpu_program *p, const kiln_llvm_object *obj,
+                           const kiln_tensor_map *weights) {
+    buf out = {0}, pl = {0}, w = {0}, tg = {0};
+    kiln_status s = plan_payload(p, &pl);
+    if (!s && weights) s = weights_image(kiln_plan_graph(p->plan), weights, path, &w);
+    if (!s) {
+        put(&out, KMOD_MAGIC, 8);
+        put_u32(&out, KMOD_FORMAT);
+        record(&out, KMOD_VERS, KILN_VERSION, strlen(KILN_VERSION));
+        put(&tg, obj->triple, strlen(obj->triple) + 1);
+        put(&tg, obj->cpu, strlen(obj->cpu) + 1);
+        put(&tg, obj->features, strlen(obj->features));
+        record(&out, KMOD_TRGT, tg.p, tg.n);
+        record(&out, KMOD_OBJ, obj->data, obj->size);
+        record(&out, KMOD_PLAN, pl.p, pl.n);
+        if (weights) {
+            /* pad so the weights start 64-byte aligned in the file: loaded
+             * tensors are then views of the file's bytes, not copies */
+            static const unsigned char zeros[64];
+            size_t pad = (64 - (out.n + 2 * KMOD_RECORD_HEADER) % 64) % 64;
+            record(&out, KMOD_TAG('P', 'A', 'D', ' '), zeros, pad);
+            record(&out, KMOD_WGHT, w.p, w.n);
+        }
+        record(&out, KMOD_END, "", 0);
+        s = out.oom || tg.oom ? kiln_error(KILN_ERR_NOMEM, "out of memory") : write_file(path, &out);
+    }
+    free(out.p);
+    free(pl.p);
+    free(w.p);
+    free(tg.p);
+    return s;
+}
+
 kiln_status kiln_kmod_write(const char *path, const kiln_graph *g, const kiln_tensor_map *weights,
                             const kiln_cpu_options *opt, kiln_cpu_timings *timings) {
     if (!path || !g) return kiln_error(KILN_ERR_INVALID, "kiln_kmod_write: NULL argument");
@@ -147,41 +180,14 @@ kiln_status kiln_kmod_write(const char *path, const kiln_graph *g, const kiln_te
     kiln_llvm_module *m = NULL;
     kiln_llvm_object obj;
     memset(&obj, 0, sizeof obj);
-    buf out = {0}, pl = {0}, w = {0}, tg = {0};
     kiln_status s = cpu_emit_module(p, &m);
     double t2 = now();
     if (!s) s = kiln_llvm_object_emit(p->target, m, &obj);
     kiln_llvm_module_free(m);
     p->timings.jit = now() - t2;
-    if (!s) s = plan_payload(p, &pl);
-    if (!s && weights) s = weights_image(kiln_plan_graph(p->plan), weights, path, &w);
-    if (!s) {
-        put(&out, KMOD_MAGIC, 8);
-        put_u32(&out, KMOD_FORMAT);
-        record(&out, KMOD_VERS, KILN_VERSION, strlen(KILN_VERSION));
-        put(&tg, obj.triple, strlen(obj.triple) + 1);
-        put(&tg, obj.cpu, strlen(obj.cpu) + 1);
-        put(&tg, obj.features, strlen(obj.features));
-        record(&out, KMOD_TRGT, tg.p, tg.n);
-        record(&out, KMOD_OBJ, obj.data, obj.size);
-        record(&out, KMOD_PLAN, pl.p, pl.n);
-        if (weights) {
-            /* pad so the weights start 64-byte aligned in the file: loaded
-             * tensors are then views of the file's bytes, not copies */
-            static const unsigned char zeros[64];
-            size_t pad = (64 - (out.n + 2 * KMOD_RECORD_HEADER) % 64) % 64;
-            record(&out, KMOD_TAG('P', 'A', 'D', ' '), zeros, pad);
-            record(&out, KMOD_WGHT, w.p, w.n);
-        }
-        record(&out, KMOD_END, "", 0);
-        s = out.oom || tg.oom ? kiln_error(KILN_ERR_NOMEM, "out of memory") : write_file(path, &out);
-    }
+    if (!s) s = cpu_kmod_store(path, p, &obj, weights);
     p->timings.total = now() - t0;
     if (timings) *timings = p->timings;
-    free(out.p);
-    free(pl.p);
-    free(w.p);
-    free(tg.p);
     kiln_llvm_object_release(&obj);
     kiln_cpu_program_free(p);
     return s ? kiln_error_wrap(s, "writing %s", path) : KILN_OK;

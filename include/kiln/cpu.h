@@ -48,6 +48,30 @@ typedef struct kiln_cpu_timings {
 typedef struct kiln_cpu_program kiln_cpu_program;
 
 kiln_status kiln_cpu_compile(const kiln_graph *g, const kiln_cpu_options *opt, kiln_cpu_program **out);
+
+/* ---- the kernel cache ------------------------------------------------------
+ * kiln_cpu_compile through an on-disk cache of compiled programs, one .kmod
+ * (without weights) per entry, named by a 128-bit hash of the graph's IR
+ * text, the options that change the code, the kiln version, the build of
+ * the running executable (its GNU build id, else its bytes) and the host's
+ * triple, CPU name and features. A hit loads in milliseconds (no passes,
+ * no LLVM optimization); a miss compiles once, emits the object and stores
+ * it (atomically; a cache that cannot be written is only a miss). An entry
+ * that does not load (truncated, corrupt, another kiln) is compiled again
+ * and replaced. dir NULL: $XDG_CACHE_HOME/kiln/cpu, else ~/.cache/kiln/cpu.
+ * The directory is kept under about 512 MB, least recently used first. */
+typedef enum kiln_cpu_cache_result {
+    KILN_CPU_CACHE_OFF,   /* no_cache, or no cache directory: compiled */
+    KILN_CPU_CACHE_MISS,  /* compiled and stored */
+    KILN_CPU_CACHE_HIT,   /* loaded */
+    KILN_CPU_CACHE_STALE, /* the entry would not load: compiled and replaced */
+} kiln_cpu_cache_result;
+
+kiln_status kiln_cpu_compile_cached(const kiln_graph *g, const kiln_cpu_options *opt, const char *dir, int no_cache,
+                                    kiln_cpu_program **out, kiln_cpu_cache_result *result);
+/* The file a graph's entry has (or would have) in dir (NULL: the default). */
+kiln_status kiln_cpu_cache_path(const kiln_graph *g, const kiln_cpu_options *opt, const char *dir, char *buf,
+                                size_t cap);
 void kiln_cpu_program_free(kiln_cpu_program *p);
 const kiln_plan *kiln_cpu_program_plan(const kiln_cpu_program *p);
 const kiln_cpu_timings *kiln_cpu_program_timings(const kiln_cpu_program *p);

@@ -39,6 +39,19 @@ check() {
   done
 }
 
+# the kernel cache: --no-cache writes no entry; a plain run writes one that
+# the next run loads (and prints the same story)
+case " ${KILN_TEST_DEVICES:-} " in *" cpu "*)
+  export XDG_CACHE_HOME="$TMP/cache1"
+  "$KILN" generate "$ST/stories260K.bin" --prompt "Once upon a time" -n 200 --device cpu --no-cache >"$TMP/nc" 2>/dev/null \
+    || fail "--no-cache did not run"
+  cmp -s "$TMP/nc" "$DATA/once.expected" || fail "--no-cache: story differs"
+  [ -z "$(ls -A "$TMP/cache1/kiln/cpu" 2>/dev/null)" ] || fail "--no-cache wrote a cache entry"
+  "$KILN" generate "$ST/stories260K.bin" --prompt "Once upon a time" -n 200 --device cpu >/dev/null 2>&1 || fail "cached run failed"
+  [ "$(ls "$TMP/cache1/kiln/cpu" | grep -c '\.kmod$')" = 1 ] || fail "expected one cache entry: $(ls "$TMP/cache1/kiln/cpu")"
+  export XDG_CACHE_HOME="$TMP/cache"
+esac
+
 for dev in ${KILN_TEST_DEVICES:-ref}; do
   case $dev in
     kir) check "$ST/stories260K.bin" "$dev" once emoji newlines ;;
