@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vk_cg_internal.h"
+#include "vk_cg_qmatmul.h"
 
 /* kvround(x): a template's accumulator rounded to the kernel's value type. */
 static void value_round(kvk_cg *c, const char *acc_type, kiln_dtype acc) {
@@ -216,7 +217,8 @@ static void glue_matmul(kvk_cg *c) {
     }
     kvk_str_add(c->s, "}\n");
     matmul_operand(c, KILN_KV_A, "mm_a", "ga_base", "m", "k", acc_t, acc);
-    matmul_operand(c, KILN_KV_B, "mm_b", "gb_base", "k", "n", acc_t, acc);
+    if (c->v->p[5] & KVK_MM_QDIRECT) kcg_qmatmul_glue(c, acc_t); /* weights decoded from their blocks */
+    else matmul_operand(c, KILN_KV_B, "mm_b", "gb_base", "k", "n", acc_t, acc);
     value_round(c, acc_t, acc);
     kvk_str_add(c->s, "void mm_store(IDX bi, IDX m, IDX n, ACC_T v) { kstore((bi * MM_M + m) * MM_N + n, ");
     coord_list(c, "gb", 0, R - 2);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vk_cg_internal.h"
+#include "vk_cg_qmatmul.h"
 #include "vk_shaders.h"
 
 /* ---- kernel facts ------------------------------------------------------------ */
@@ -214,7 +215,7 @@ static kiln_status header(kvk_cg *c, uint32_t wg) {
         kvk_str_add(c->s, "#extension GL_KHR_shader_subgroup_basic : require\n"
                           "#extension GL_KHR_shader_subgroup_arithmetic : require\n#define K_SUBGROUPS 1\n");
     if (c->dev->float64) kvk_str_add(c->s, "#define K_F64 1\n");
-    if (k->kind == KILN_K_MATMUL && c->v->p[5] == 2)
+    if (k->kind == KILN_K_MATMUL && KVK_MM_MODE(c->v->p[5]) == 2)
         kvk_str_add(c->s, "#extension GL_NV_cooperative_matrix : require\n#extension GL_KHR_memory_scope_semantics : require\n"
                           "#extension GL_EXT_shader_explicit_arithmetic_types_float16 : require\n"
                           "#extension GL_KHR_shader_subgroup_basic : require\n");
@@ -269,11 +270,12 @@ static uint32_t template_params(kvk_cg *c, kvk_str *defs) {
     const uint32_t *p = c->v->p;
     switch (c->k->kind) {
     case KILN_K_MATMUL:
-        if (p[5] == 2) {
+        if (p[5] & KVK_MM_QGEMV) return kcg_qmatmul_defines(c, defs);
+        if (KVK_MM_MODE(p[5]) == 2) {
             kvk_str_add(defs, "#define MM_COOPMAT 1\n");
             return 128; /* 4 subgroups of 32 */
         }
-        if (p[5]) {
+        if (KVK_MM_MODE(p[5])) {
             kvk_str_addf(defs, "#define MM_GEMV 1\n#define GM_ROWS %u\n#define GM_COLS %u\n#define GM_TPC %u\n", p[0], p[1],
                          p[2]);
             return p[1] * p[2];
@@ -303,7 +305,10 @@ kiln_status kvk_codegen(const kvk_kinfo *ki, const kvk_variant *v, const kvk_cg_
     if (!st) {
         kvk_str_add(&s, defs.p ? defs.p : "");
         kcg_glue(&c);
-        const char *tname = k->kind == KILN_K_MATMUL && v->p[5] == 2 ? "k_matmul_coopmat" : template_name(k->kind);
+        int mm = k->kind == KILN_K_MATMUL;
+        const char *tname = mm && (v->p[5] & KVK_MM_QGEMV)      ? "k_qmatmul"
+                            : mm && KVK_MM_MODE(v->p[5]) == 2 ? "k_matmul_coopmat"
+                                                              : template_name(k->kind);
         const char *tpl = kvk_shader_source(tname);
         if (!tpl) st = kiln_error(KILN_ERR_INTERNAL, "vulkan: shaders/%s.glsl is not embedded", tname);
         else kvk_str_add(&s, tpl);

@@ -60,9 +60,15 @@ typedef struct kvk_variant {
  *   MATMUL     p0 BM, p1 BN, p2 BK, p3 TM, p4 TN (tiled); p5 1 = the GEMV
  *              form for a few rows (p0 rows, p1 columns per workgroup,
  *              p2 threads per column); p5 2 = cooperative matrices
- *              (k_matmul_coopmat.glsl: f16 operands, f32 sums; untested)
+ *              (k_matmul_coopmat.glsl: f16 operands, f32 sums; untested);
+ *              KVK_MM_MODE(p5) is that choice, and the flags below say
+ *              how a quantized B is read (vk_cg_qmatmul.h)
  *   ATTENTION  p0 workgroup size, p1 query rows per workgroup, p2 keys per
  *              tile, p3 the head-size bound of the shared tiles */
+
+#define KVK_MM_MODE(p5) ((p5) & 15u)
+#define KVK_MM_QDIRECT 16u /* B's weights decoded from their blocks (kq_elem) */
+#define KVK_MM_QGEMV 32u   /* the block GEMV, k_qmatmul.glsl (mode 1's grid and p0-p2) */
 
 /* What the device offers that the code depends on. */
 typedef struct kvk_cg_device {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk_cg_qmatmul.h"
 #include "vk_plan.h"
 
 #define MAX_SLOTS 64
@@ -165,7 +166,7 @@ static kiln_status groups_for(const kvk_session *s, const kiln_kernel *k, const 
         int64_t m = dims[k->views[KILN_KV_A].extent[R - 2]], n = dims[k->views[KILN_KV_B].extent[R - 1]];
         int64_t batch = product(dims, k->out_extent, R - 2);
         uint64_t z = (uint64_t)batch < maxg[2] ? (uint64_t)batch : maxg[2];
-        if (p[5] == 1) {
+        if (KVK_MM_MODE(p[5]) == 1) {
             KILN_TRY(kiln_vk_grid_1d(s->dev, (uint64_t)(n + p[1] - 1) / p[1], g));
         } else {
             uint64_t x = (uint64_t)(n + p[1] - 1) / p[1], y = (uint64_t)(m + p[0] - 1) / p[0];
@@ -312,6 +313,7 @@ kiln_status kvk_record_kernel(kvk_session *s, kiln_vk_recorder *r, int index, co
     if (product(dims, k->out_extent, k->out_rank) >= INT32_MAX) v.wide = 1;
     v.npush = npush;
     KILN_TRY(pick_params(s, k, dims, v.p));
+    if (k->kind == KILN_K_MATMUL) kvk_qmm_choose(k, dims, is_cpu(s), &s->cg, v.p); /* quantized weights */
     kiln_vk_kernel *kernel = NULL;
     KILN_TRY(get_kernel(s, kern, &v, &kernel));
     kiln_vk_dispatch d = {

@@ -66,7 +66,7 @@ static void test_type(uint32_t type) {
                 char what[160];
                 snprintf(what, sizeof what, "%s, seq %lld, %s%s", tn, (long long)seqs[si], mode_names[mode],
                          one_hot ? ", one-hot rows" : "");
-                qk_check_run(&m, in, out, seqs[si], one_hot, 8.0, what);
+                qk_check_run(&m, in, out, seqs[si], one_hot, (qk_act){8.0, 0.0}, what);
                 int64_t fast = cgq_count.launches - before.launches;
                 if (fast != QK_NOUT - 1) {
                     fprintf(stderr, "%s: %lld launches on the fast path, expected %d\n", what, (long long)fast, QK_NOUT - 1);

@@ -22,7 +22,7 @@
  *     |acc - exact| <= (K + 1) u S.
  * The epilogue adds: the bias add (u |z|), silu (|silu'| <= 1.1 scales the
  * input error, plus the backend's stated accuracy of the activation, in
- * ulps of its result: `act_ulps`), the residual add (u |y|). A decode
+ * ulps of its result: act.ulps + act.per_z |z|), the residual add (u |y|). A decode
  * error (a wrong nibble, scale or sign) moves a product by about one
  * weight times |x| ~ S / K or more, far outside (K + 1) u S for these
  * sizes, and the one-hot runs (x rows with a single 1) must give the
@@ -253,11 +253,17 @@ static float qk_weight_at(const qk_model *m, int i, int64_t n, int64_t k) {
     }
 }
 
+/* A backend's accuracy for silu(z) = z / (1 + exp(-z)), in ulps of the
+ * result: ulps + per_z * |z| (Vulkan's exp is allowed 3 + 2|x| ulps). */
+typedef struct qk_act {
+    double ulps, per_z;
+} qk_act;
+
 /* Checks output i (y{i+1}) of a run against the exact product and the
  * bound in the header comment. exact: the one-hot runs of plain products
  * must equal the weights bit for bit (as values: -0 == +0). */
 static int qk_check_output(const qk_model *m, const kiln_tensor_map *in, const kiln_tensor_map *out, int i, int64_t seq,
-                           int one_hot, double act_ulps, const char *what) {
+                           int one_hot, qk_act act, const char *what) {
     static const char *xs[QK_NOUT] = {"xa", "xa", "xb", "xb", "xc", "xa"};
     char name[8];
     snprintf(name, sizeof name, "y%d", i + 1);
@@ -289,7 +295,7 @@ static int qk_check_output(const qk_model *m, const kiln_tensor_map *in, const k
             if (res) {
                 double z = acc + bias[n], a = z / (1.0 + exp(-z));
                 want = a + res[r * N + n];
-                tol = 1.1 * (tol + u * fabs(z)) + act_ulps * u * fabs(a) + u * fabs(want) + 1e-30;
+                tol = 1.1 * (tol + u * fabs(z)) + (act.ulps + act.per_z * fabs(z)) * u * fabs(a) + u * fabs(want) + 1e-30;
             }
             double got = yp[r * N + n];
             int ok = one_hot && !res ? got == want : fabs(got - want) <= tol;
@@ -305,13 +311,13 @@ static int qk_check_output(const qk_model *m, const kiln_tensor_map *in, const k
 
 /* All six outputs of a run. */
 static void qk_check_run(const qk_model *m, const kiln_tensor_map *in, const kiln_tensor_map *out, int64_t seq, int one_hot,
-                         double act_ulps, const char *what) {
+                         qk_act act, const char *what) {
     if (!out) {
         test_failures++;
         return;
     }
     for (int i = 0; i < QK_NOUT; i++)
-        if (!qk_check_output(m, in, out, i, seq, one_hot, act_ulps, what)) test_failures++;
+        if (!qk_check_output(m, in, out, i, seq, one_hot, act, what)) test_failures++;
 }
 
 #endif
