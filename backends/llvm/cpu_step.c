@@ -239,7 +239,8 @@ kiln_status kiln_cpu_exec_step(kiln_cpu_exec *e, const kiln_tensor_map *inputs, 
     struct cpu_step_state *st = *sp;
     int done = 0;
     if (!io->reset && st->valid) done = cpu_step_fast(e, st, inputs, io, &s);
-    if (!done) s = general_step(e, st, inputs, io);
+    if (!done && st->fast) s = cpu_step_fast_leave(st, io->reset || !st->valid);
+    if (!done && !s) s = general_step(e, st, inputs, io);
     if (s) {
         st->valid = 0;
         return kiln_error_wrap(s, "step of graph '%s' on the cpu", kiln_graph_name(g));

@@ -80,10 +80,12 @@ struct step_fast {
     size_t *ocap;
     int *attn, nattn;
     size_t gemm_per, gemm_shared;
+    step_append *app; /* KV caches appended in place (cpu_step_append.c), or NULL */
 };
 
 void cpu_step_fast_free(step_fast *f) {
     if (!f) return;
+    cpu_append_free(f->app);
     for (int i = 0; i < f->nin; i++) free(f->in[i].fill);
     for (int t = 0; f->obuf && t < f->nt; t++) free(f->obuf[t]);
     free(f->dim);
@@ -252,7 +254,28 @@ static kiln_status build(kiln_cpu_exec *e, const struct cpu_step_state *st, step
     /* the patches' dependencies, now that the table is complete */
     for (int i = 0; i < f->npatch; i++) f->patch[i].dep = f->dim[f->patch[i].at].dep;
     cpu_exec_gemm_scratch(e, &f->gemm_per, &f->gemm_shared);
+    if (!f->unusable) KILN_TRY(cpu_append_build(e, st, &f->app));
     return KILN_OK;
+}
+
+kiln_status cpu_step_fast_leave(struct cpu_step_state *st, int reset) {
+    step_fast *f = st->fast;
+    if (!f || !f->app) return KILN_OK;
+    if (reset) {
+        cpu_append_reset(f->app);
+        return KILN_OK;
+    }
+    return cpu_append_densify(f->app, st);
+}
+
+/* The carries stay dense from now on; the readers get their dense strides
+ * back. */
+static kiln_status drop_append(step_fast *f, struct cpu_step_state *st) {
+    kiln_status s = cpu_append_densify(f->app, st);
+    cpu_append_free(f->app);
+    f->app = NULL;
+    for (int i = 0; i < f->npatch; i++) *f->patch[i].dst = f->dim[f->patch[i].at].v;
+    return s;
 }
 
 static int64_t tensor_bytes(const kiln_plan *plan, const step_fast *f, int t) {
@@ -414,6 +437,7 @@ static kiln_status place(kiln_cpu_exec *e, step_fast *f, struct cpu_step_state *
     const kiln_plan *plan = e->prog->plan;
     for (int i = 0; i < st->n; i++) {
         step_carry *c = &st->c[i];
+        if (cpu_append_owns(f->app, i)) continue;
         c->target = c->cur == 0 ? 1 : 0;
         KILN_TRY(cpu_step_reserve_carry(c, (size_t)tensor_bytes(plan, f, c->tensor)));
     }
@@ -442,6 +466,7 @@ static kiln_status place(kiln_cpu_exec *e, step_fast *f, struct cpu_step_state *
     }
     for (int i = 0; i < st->n; i++) { /* a carried output is written straight into its buffer */
         step_carry *c = &st->c[i];
+        if (cpu_append_owns(f->app, i)) continue; /* placed when its kernel runs */
         if (kiln_plan_tensor(plan, c->tensor)->kind == KILN_PT_OUTPUT) e->ptrs[c->tensor] = c->buf[c->target];
     }
     return KILN_OK;
@@ -461,11 +486,17 @@ static kiln_status run(kiln_cpu_exec *e, step_fast *f, struct cpu_step_state *st
     if (!plan_fits(plan, f, changed)) KILN_TRY(replan(e, f, st));
     e->planned = f->arena_bytes;
     e->unplanned = f->unplanned;
+    if (f->app) {
+        int usable = 0;
+        KILN_TRY(cpu_append_prepare(e, f->app, st, f->sym, f->kdims, f->kdim_at, &usable));
+        if (!usable) KILN_TRY(drop_append(f, st));
+    }
     if (changed) KILN_TRY(reserve_scratch(e, f));
     KILN_TRY(place(e, f, st));
     for (int k = 0; k < e->prog->nkernels; k++) {
         const kiln_kernel *kn = kiln_plan_kernel(plan, k);
-        KILN_TRY(cpu_exec_launch(e, k, f->kdims + f->kdim_at[k], f->inplace[kn->bufs[kn->out_buf].tensor] >= 0));
+        if (cpu_append_is_kernel(f->app, k)) KILN_TRY(cpu_append_launch(e, f->app, k, f->sym));
+        else KILN_TRY(cpu_exec_launch(e, k, f->kdims + f->kdim_at[k], f->inplace[kn->bufs[kn->out_buf].tensor] >= 0));
     }
     /* the row, then the carries */
     const fshape *rs = &f->tshape[st->row_t];
@@ -475,8 +506,10 @@ static kiln_status run(kiln_cpu_exec *e, step_fast *f, struct cpu_step_state *st
         return kiln_error(KILN_ERR_SHAPE, "step: output '%s' does not end in rows of %lld", io->row_output,
                           (long long)io->row_len);
     KILN_TRY(cpu_step_take_row(st, e->ptrs[st->row_t], kiln_plan_tensor(plan, st->row_t)->dtype, n, io));
+    if (f->app) cpu_append_finish(f->app, st, plan, f->sym);
     for (int i = 0; i < st->n; i++) {
         step_carry *c = &st->c[i];
+        if (cpu_append_owns(f->app, i)) continue;
         const kiln_ptensor *ct = kiln_plan_tensor(plan, c->tensor);
         int64_t shape[KILN_MAX_RANK];
         KILN_TRY(shape_of(f, &f->tshape[c->tensor], shape));

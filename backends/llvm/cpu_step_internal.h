@@ -65,5 +65,25 @@ kiln_status cpu_step_take_row(struct cpu_step_state *st, const void *data, kiln_
 int cpu_step_fast(kiln_cpu_exec *e, struct cpu_step_state *st, const kiln_tensor_map *inputs, kiln_step_io *io,
                   kiln_status *s);
 void cpu_step_fast_free(step_fast *f);
+/* Before the general path runs on carried state: carries appended in
+ * place go back to their dense buffers. reset: the state is dropped. */
+kiln_status cpu_step_fast_leave(struct cpu_step_state *st, int reset);
+
+/* ---- cpu_step_append.c: KV caches appended in place ---- */
+typedef struct step_append step_append;
+/* *out NULL when the carries cannot be appended in place. */
+kiln_status cpu_append_build(kiln_cpu_exec *e, const struct cpu_step_state *st, step_append **out);
+void cpu_append_free(step_append *a);
+/* For a step at binding sym: room, the carries in their buffers, Kc's dims
+ * for sigma = 0 (checked), readers' strides patched into kdims. *usable 0:
+ * this step (and every later one) keeps the dense carries. */
+kiln_status cpu_append_prepare(kiln_cpu_exec *e, step_append *a, struct cpu_step_state *st, const int64_t *sym,
+                               int64_t *kdims, const int *kdim_at, int *usable);
+int cpu_append_is_kernel(const step_append *a, int k);
+int cpu_append_owns(const step_append *a, int carry);
+kiln_status cpu_append_launch(kiln_cpu_exec *e, step_append *a, int k, const int64_t *sym);
+void cpu_append_finish(step_append *a, struct cpu_step_state *st, const kiln_plan *plan, const int64_t *sym);
+kiln_status cpu_append_densify(step_append *a, struct cpu_step_state *st);
+void cpu_append_reset(step_append *a);
 
 #endif
