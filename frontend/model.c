@@ -41,6 +41,12 @@ void kiln_model_free(kiln_model *m) {
 
 kiln_status kiln_model_compile(const kiln_model *m, kiln_lang_mode mode, kiln_graph **out) {
     if (!m || !out) return kiln_error(KILN_ERR_INVALID, "kiln_model_compile: no model or output");
+    /* an imported graph (ONNX) is fixed as exported: nothing to compile again */
+    if (!m->description)
+        return kiln_error(KILN_ERR_UNSUPPORTED,
+                          "%s: %s graphs have no KV-cache variant, so they cannot be compiled for generation (use the "
+                          "Hugging Face folder, a .gguf or a .kiln description)",
+                          m->path ? m->path : m->name, m->format && strcmp(m->format, "onnx") == 0 ? "ONNX" : "imported");
     kiln_lang_options o;
     memset(&o, 0, sizeof o);
     o.config = m->config;

@@ -35,5 +35,6 @@ kiln_status decompose_activation(dctx *d, const kiln_value *in, kiln_value *out)
 kiln_status decompose_attention(dctx *d, const kiln_value *in, kiln_value *out);
 kiln_status decompose_rope(dctx *d, const kiln_value *in, kiln_value *out);
 kiln_status decompose_rel_pos_bucket(dctx *d, const kiln_value *in, kiln_value *out);
+kiln_status decompose_topk(dctx *d, const kiln_value *in, kiln_value *out); /* two reduce_sums (quadratic) */
 
 #endif

@@ -49,7 +49,7 @@ static int cmp_group(const void *a, const void *b) {
     return (x->out > y->out) - (x->out < y->out);
 }
 
-kiln_status fusion_build(const kiln_graph *g, int no_fusion, fusion *f) {
+kiln_status fusion_build(const kiln_graph *g, int no_fusion, const char *force, fusion *f) {
     memset(f, 0, sizeof *f);
     int n = kiln_graph_node_count(g);
     f->nnodes = n;
@@ -120,7 +120,7 @@ kiln_status fusion_build(const kiln_graph *g, int no_fusion, fusion *f) {
         /* dequantize of a load is cheap too: every consumer decodes the few
          * blocks it reads rather than materializing the f32 weight */
         cheap[v] = (fusion_is_movement(nd->op) || nd->op == KILN_OP_IOTA || nd->op == KILN_OP_DEQUANTIZE) && all_loads;
-        int mat = no_fusion || is_output[v] || (users[v] > 1 && !cheap[v]);
+        int mat = no_fusion || is_output[v] || (force && force[v]) || (users[v] > 1 && !cheap[v]);
         if (mat) {
             f->materialized[v] = 1;
             f->group_of[v] = f->ngroups;

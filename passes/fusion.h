@@ -27,8 +27,9 @@ typedef struct fusion {
 } fusion;
 
 /* no_fusion: every node its own kernel (no epilogues, nothing inlined
- * except scalar constants). */
-kiln_status fusion_build(const kiln_graph *g, int no_fusion, fusion *f);
+ * except scalar constants). force (per node, or NULL): nodes to
+ * materialize even where they would be inlined (plan_split.c). */
+kiln_status fusion_build(const kiln_graph *g, int no_fusion, const char *force, fusion *f);
 void fusion_free(fusion *f);
 
 /* The template a root op starts, or -1 when op is not a root. */

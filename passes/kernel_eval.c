@@ -403,8 +403,17 @@ kiln_status kiln_kernel_eval(const kiln_kernel *k, const int64_t *dimvals, kiln_
         if (!bufs[i] || bufs[i]->dtype != k->bufs[i].dtype || (!bufs[i]->data && kiln_tensor_numel(bufs[i])))
             return kiln_error(KILN_ERR_INVALID, "kernel '%s': slot %d is not bound to a %s tensor", k->name, i,
                               kiln_dtype_name(k->bufs[i].dtype));
-    for (int i = 0; i < k->ndims; i++)
-        if (dimvals[i] < 0) return kiln_error(KILN_ERR_SHAPE, "kernel '%s': dim slot %d is %lld", k->name, i, (long long)dimvals[i]);
+    /* Only extents must be non-negative: offsets and strides of a backwards
+     * slice's view (step < 0) are legitimately negative. */
+    for (int i = 0; i < k->out_rank; i++)
+        if (dimvals[k->out_extent[i]] < 0)
+            return kiln_error(KILN_ERR_SHAPE, "kernel '%s': output extent %d (dim slot %d) is %lld", k->name, i,
+                              (int)k->out_extent[i], (long long)dimvals[k->out_extent[i]]);
+    for (int v = 0; v < k->nviews; v++)
+        for (int i = 0; i < k->views[v].rank; i++)
+            if (dimvals[k->views[v].extent[i]] < 0)
+                return kiln_error(KILN_ERR_SHAPE, "kernel '%s': view %d extent %d (dim slot %d) is %lld", k->name, v, i,
+                                  (int)k->views[v].extent[i], (long long)dimvals[k->views[v].extent[i]]);
     evaluator E;
     memset(&E, 0, sizeof E);
     E.k = k;

@@ -217,14 +217,19 @@ static int32_t emit_concat(lowerer *L, const kiln_node *n, const int32_t *coords
     int axis = (int)n->attrs[0].i;
     int32_t c = coords[axis], result = -1;
     kiln_dim lo = 0;
-    int32_t pieces[64], conds[64];
+    /* any number of pieces (a model may concat hundreds of slices) */
+    int32_t *pieces = malloc(2 * ((size_t)n->ninputs + 1) * sizeof *pieces), *conds = pieces + n->ninputs + 1;
+    if (!pieces) {
+        lw_fail(L, KILN_ERR_NOMEM, "out of memory");
+        return -1;
+    }
     int np = 0;
-    for (int i = 0; i < n->ninputs; i++) {
+    for (int i = 0; i < n->ninputs && !L->kb.s; i++) {
         const kiln_node *x = NODE(n->inputs[i]);
         kiln_dim len = x->shape.dims[axis], hi = kiln_dim_add(L->env->g, lo, len);
         if (hi == KILN_DIM_INVALID) {
             lw_fail(L, KILN_ERR_LIMIT, "concat offsets too complex");
-            return -1;
+            break;
         }
         if (len != 0) {
             int32_t elo = kb_dimx(b, lo), ehi = kb_dimx(b, hi);
@@ -232,18 +237,18 @@ static int32_t emit_concat(lowerer *L, const kiln_node *n, const int32_t *coords
             int32_t xc[KILN_MAX_RANK];
             memcpy(xc, coords, sizeof(int32_t) * (size_t)n->shape.rank);
             xc[axis] = kb_isub(b, c, elo);
-            if (np == 64) {
-                lw_fail(L, KILN_ERR_LIMIT, "concat of more than 64 inputs");
-                return -1;
-            }
             pieces[np] = lw_emit(L, n->inputs[i], xc, kb_and(b, guard, inside));
             conds[np++] = kb_icmp(b, KILN_OP_LT, c, ehi);
         }
         lo = hi;
     }
-    if (np == 0) return kiln_dtype_is_float(n->dtype) ? kb_const_f(b, n->dtype, 0) : kb_const_i(b, n->dtype, 0);
-    result = pieces[np - 1];
-    for (int i = np - 2; i >= 0; i--) result = kb_select(b, conds[i], pieces[i], result);
+    if (L->kb.s) result = -1;
+    else if (np == 0) result = kiln_dtype_is_float(n->dtype) ? kb_const_f(b, n->dtype, 0) : kb_const_i(b, n->dtype, 0);
+    else {
+        result = pieces[np - 1];
+        for (int i = np - 2; i >= 0; i--) result = kb_select(b, conds[i], pieces[i], result);
+    }
+    free(pieces);
     return result;
 }
 

@@ -1,6 +1,7 @@
 /* The decompose passes: composites into primitives, for a backend without
- * a kernel for them (decompose), or only those the kernel IR writes as
- * plain index math anyway (decompose-injective: rope, rel_pos_bucket). */
+ * a kernel for them (decompose), or only those the kernel IR has no
+ * template for (decompose-injective: rope and rel_pos_bucket become plain
+ * index math, topk two counting reductions). */
 #include <stdlib.h>
 
 #include "decompose.h"
@@ -12,6 +13,7 @@ static decomposer decomposer_for(kiln_op op, int all) {
     switch (op) {
     case KILN_OP_ROPE: return decompose_rope;
     case KILN_OP_REL_POS_BUCKET: return decompose_rel_pos_bucket;
+    case KILN_OP_TOPK: return decompose_topk;
     default: break;
     }
     if (!all) return NULL;

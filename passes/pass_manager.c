@@ -15,7 +15,7 @@ typedef struct pass_info {
 
 static const pass_info passes[] = {
     {"simplify", "identity removal, reshape/transpose chains, transpose folded into matmul (trans_b)", pass_simplify},
-    {"decompose-injective", "rope and rel_pos_bucket into primitives", pass_decompose_injective},
+    {"decompose-injective", "rope, rel_pos_bucket and topk into primitives (no kernel template of their own)", pass_decompose_injective},
     {"constfold", "nodes of constants evaluated into constants", pass_constfold},
     {"cse", "common-subexpression elimination", pass_cse},
     {"dce", "dead-code elimination (inputs are kept)", pass_dce},

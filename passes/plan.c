@@ -72,30 +72,65 @@ static kiln_status prepare_graph(const kiln_graph *g, const kiln_plan_options *o
     return kiln_run_default_passes(g, opt ? opt->passes : NULL, out);
 }
 
+/* Fuses and lowers p->graph into p's tensors and kernels (replacing what
+ * an earlier attempt left). */
+static kiln_status build(kiln_plan *p, const kiln_plan_options *opt, const char *force, fusion *f) {
+    for (int i = 0; i < p->nkernels; i++) kiln_kernel_release(&p->kernels[i]);
+    free(p->kernels);
+    free(p->tensor_of);
+    free(p->outputs);
+    p->kernels = NULL;
+    p->tensor_of = p->outputs = NULL;
+    p->nkernels = p->ntensors = p->noutputs = 0;
+    kiln_status s = fusion_build(p->graph, opt && opt->no_fusion, force, f);
+    int n = kiln_graph_node_count(p->graph);
+    if (!s) {
+        p->tensor_of = malloc(((size_t)n + 1) * sizeof *p->tensor_of);
+        p->kernels = calloc((size_t)f->ngroups + 1, sizeof *p->kernels);
+        if (!p->tensor_of || !p->kernels) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+    }
+    for (int v = 0; !s && v < n; v++) p->tensor_of[v] = -1;
+    if (!s) s = add_outputs(p);
+    lower_env env = {p->graph, f, tensor_for, p};
+    for (int gi = 0; !s && gi < f->ngroups; gi++) {
+        s = lower_group(&env, gi, &p->kernels[gi]);
+        if (!s) p->nkernels++;
+    }
+    return s;
+}
+
 kiln_status kiln_plan_compile(const kiln_graph *g, const kiln_plan_options *opt, kiln_plan **out) {
+    return kiln_plan_compile_limited(g, opt, 0, out);
+}
+
+kiln_status kiln_plan_compile_limited(const kiln_graph *g, const kiln_plan_options *opt, int max_buffers, kiln_plan **out) {
     *out = NULL;
     if (!g) return kiln_error(KILN_ERR_INVALID, "kiln_plan_compile: no graph");
     KILN_TRY(kiln_graph_verify(g));
     kiln_plan *p = calloc(1, sizeof *p);
     if (!p) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     kiln_status s = prepare_graph(g, opt, &p->graph);
-    fusion f;
-    memset(&f, 0, sizeof f);
-    if (!s) s = fusion_build(p->graph, opt && opt->no_fusion, &f);
-    int n = p->graph ? kiln_graph_node_count(p->graph) : 0;
-    if (!s) {
-        p->tensor_of = malloc(((size_t)n + 1) * sizeof *p->tensor_of);
-        p->kernels = calloc((size_t)f.ngroups + 1, sizeof *p->kernels);
-        if (!p->tensor_of || !p->kernels) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+    char *force = NULL;
+    for (;;) {
+        fusion f;
+        memset(&f, 0, sizeof f);
+        if (!s) s = build(p, opt, force, &f);
+        /* a kernel with more buffers than allowed: materialize one of its
+         * inlined values and fuse again (each round adds one) */
+        int more = 0;
+        if (!s && max_buffers > 0) {
+            if (!force && !(force = calloc((size_t)kiln_graph_node_count(p->graph) + 1, 1)))
+                s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+            for (int k = 0; !s && k < p->nkernels && !more; k++)
+                if (p->kernels[k].nbufs > max_buffers) {
+                    s = plan_split_kernel(p->graph, &f, &p->kernels[k], max_buffers, force);
+                    more = !s;
+                }
+        }
+        fusion_free(&f);
+        if (s || !more) break;
     }
-    for (int v = 0; !s && v < n; v++) p->tensor_of[v] = -1;
-    if (!s) s = add_outputs(p);
-    lower_env env = {p->graph, &f, tensor_for, p};
-    for (int gi = 0; !s && gi < f.ngroups; gi++) {
-        s = lower_group(&env, gi, &p->kernels[gi]);
-        if (!s) p->nkernels++;
-    }
-    fusion_free(&f);
+    free(force);
     if (s) {
         kiln_plan_free(p);
         return kiln_error_wrap(s, "compiling graph '%s'", kiln_graph_name(g));

@@ -25,6 +25,13 @@ struct kiln_plan {
 };
 
 void memplan_release(kiln_memplan *m);
+/* Kernel k (lowered from fusion f of g) has more than max_buffers buffer
+ * slots: marks in force an inlined value of it to materialize, the one
+ * reading the most tensors that still fits a kernel of its own
+ * (plan_split.c). Fails naming the kernel when there is none. */
+struct fusion;
+kiln_status plan_split_kernel(const kiln_graph *g, const struct fusion *f, const kiln_kernel *k, int max_buffers,
+                              char *force);
 /* Byte size of tensor t for these symbols. */
 kiln_status plan_tensor_bytes(const kiln_plan *p, int t, const int64_t *symvals, int64_t *out);
 

@@ -14,6 +14,7 @@
  * the same allowance, a few ulps, to their 11- and 8-bit significands.
  * Integers and bools must match exactly. */
 #include <dirent.h>
+#include <fnmatch.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -344,11 +345,29 @@ static int run_test(const char *dir, const char *name, const kiln_session_option
     return rc;
 }
 
+/* 1 when name matches one of the comma-separated glob patterns. */
+static int matches_any(const char *name, const char *patterns) {
+    while (patterns && *patterns) {
+        const char *end = strchr(patterns, ',');
+        size_t len = end ? (size_t)(end - patterns) : strlen(patterns);
+        char pat[256];
+        if (len > 0 && len < sizeof pat) {
+            memcpy(pat, patterns, len);
+            pat[len] = 0;
+            if (fnmatch(pat, name, 0) == 0) return 1;
+        }
+        patterns = end ? end + 1 : NULL;
+    }
+    return 0;
+}
+
 int cmd_onnx_test(int argc, char **argv) {
-    const char *device = "ref";
+    const char *device = "ref", *only = NULL, *skip = NULL;
     int verbose = 0;
     const opt_spec opts[] = {
-        {"device", 'd', OPT_STRING, &device, "DEV", "ref (default), cpu, vulkan, vulkan:N, auto"},
+        {"device", 'd', OPT_STRING, &device, "DEV", "ref (default), kir, cpu, vulkan, vulkan:N, auto"},
+        {"only", 0, OPT_STRING, &only, "GLOBS", "run only tests whose folder name matches one of these (comma-separated)"},
+        {"skip", 0, OPT_STRING, &skip, "GLOBS", "leave out tests whose folder name matches one of these"},
         {"verbose", 'v', OPT_FLAG, &verbose, NULL, "also list passing and unsupported tests (with the reason)"},
         {0},
     };
@@ -360,7 +379,8 @@ int cmd_onnx_test(int argc, char **argv) {
         "The last line is the summary. Exits 1 when any test fails (unsupported ops are not failures).\n"
         "Tolerance: |got - expected| <= atol + rtol |expected| with rtol 1e-3, atol 1e-5 (float32/64),\n"
         "5e-3/1e-3 (float16), 3e-2/1e-2 (bfloat16); integers and bools exactly; NaN equals NaN.\n\n"
-        "example:\n  kiln onnx-test ../shared/conformance/onnx-node -v",
+        "examples:\n  kiln onnx-test ../shared/conformance/onnx-node -v\n"
+        "  kiln onnx-test ../shared/conformance/onnx-node --device vulkan --only 'test_softmax*,test_gemm*' --skip '*_expanded'",
         opts, 1, 1};
     const char *pos[1];
     int npos;
@@ -385,12 +405,14 @@ int cmd_onnx_test(int argc, char **argv) {
             if ((size_t)snprintf(sub, sizeof sub, "%s/%s", dir, names[i]) >= sizeof sub ||
                 (size_t)snprintf(path, sizeof path, "%s/model.onnx", sub) >= sizeof path)
                 continue;
+            if ((only && !matches_any(names[i], only)) || (skip && matches_any(names[i], skip))) continue;
             if (is_dir(sub) && file_exists(path)) run_test(sub, names[i], &so, verbose, &t);
         }
         free_list(names, n);
     }
     int total = t.passed + t.failed + t.unsupported;
-    if (total == 0) return fail("%s: no ONNX tests found (folders with model.onnx)", dir);
+    if (total == 0)
+        return fail("%s: no ONNX tests found (folders with model.onnx%s)", dir, only || skip ? " matching --only/--skip" : "");
     printf("onnx-test: %d passed, %d failed, %d unsupported (%d tests)\n", t.passed, t.failed, t.unsupported, total);
     return t.failed ? 1 : 0;
 }

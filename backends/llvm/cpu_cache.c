@@ -235,7 +235,7 @@ static kiln_status compile_and_store(const kiln_graph *g, const kiln_cpu_options
                                      kiln_cpu_program **out, int *stored) {
     *stored = 0;
     double t0 = now();
-    kiln_plan_options po = {NULL, 0, opt ? opt->no_fusion : 0};
+    kiln_plan_options po = {.no_fusion = opt ? opt->no_fusion : 0};
     kiln_plan *plan = NULL;
     KILN_TRY(kiln_plan_compile(g, &po, &plan));
     if (small_static_plan(plan)) {

@@ -65,7 +65,7 @@ kiln_status kiln_llvm_module_optimize(kiln_llvm_module *m, const kiln_llvm_targe
     LLVMPassBuilderOptionsSetSLPVectorization(opts, 1);
     LLVMPassBuilderOptionsSetLoopUnrolling(opts, 1);
     LLVMPassBuilderOptionsSetLoopInterleaving(opts, 1);
-    LLVMErrorRef err = LLVMRunPasses(m->mod, passes ? passes : "default<O3>", t->tm, opts);
+    LLVMErrorRef err = LLVMRunPasses(m->mod, passes ? passes : t->quick ? "default<O0>" : "default<O3>", t->tm, opts);
     LLVMDisposePassBuilderOptions(opts);
     if (err) {
         kiln_status s = kiln_llvm_error(err, KILN_ERR_INTERNAL, "LLVM optimization");

@@ -143,7 +143,8 @@ kiln_status kvk_session_create(kiln_vk_device *dev, const kiln_graph *g, const k
     if (!st && fp16 && !kiln_vk_device_get_info(s->dev)->storage16)
         st = kiln_error(KILN_ERR_UNSUPPORTED, "vulkan: --precision fp16 needs 16-bit storage buffers, which '%s' lacks; "
                         "use --precision fp32", kiln_vk_device_get_info(s->dev)->name);
-    if (!st) st = kiln_plan_compile(g, plan_opts, &s->plan);
+    /* no kernel may need more storage buffers than a shader can bind */
+    if (!st) st = kiln_plan_compile_limited(g, plan_opts, KILN_VK_MAX_BINDINGS, &s->plan);
     if (!st) {
         init_cg(s);
         s->g = kiln_plan_graph(s->plan);

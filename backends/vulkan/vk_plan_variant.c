@@ -255,10 +255,21 @@ kiln_status kvk_record_kernel(kvk_session *s, kiln_vk_recorder *r, int index, co
     if (k->nbufs > MAX_SLOTS)
         return kiln_error(KILN_ERR_LIMIT, "vulkan: kernel '%s' has %d buffers; at most %d", k->name, k->nbufs, MAX_SLOTS);
     if (product(dims, k->out_extent, k->out_rank) == 0) return KILN_OK; /* writes nothing */
+    /* push constants are signed: a backwards slice's offset and strides
+     * are negative dims, only extents must not be */
     for (int i = 0; i < k->ndims; i++)
-        if (dims[i] < 0 || dims[i] > INT32_MAX)
+        if (dims[i] < INT32_MIN || dims[i] > INT32_MAX)
             return kiln_error(KILN_ERR_LIMIT, "vulkan: kernel '%s': dim %d is %lld; dims must fit in 32 bits", k->name, i,
                               (long long)dims[i]);
+    for (int i = 0; i < k->out_rank; i++)
+        if (dims[k->out_extent[i]] < 0)
+            return kiln_error(KILN_ERR_SHAPE, "vulkan: kernel '%s': output extent %d is %lld", k->name, i,
+                              (long long)dims[k->out_extent[i]]);
+    for (int v = 0; v < k->nviews; v++)
+        for (int i = 0; i < k->views[v].rank; i++)
+            if (dims[k->views[v].extent[i]] < 0)
+                return kiln_error(KILN_ERR_SHAPE, "vulkan: kernel '%s': view %d extent %d is %lld", k->name, v, i,
+                                  (long long)dims[k->views[v].extent[i]]);
     kvk_slot_map smap[MAX_SLOTS];
     slot_window win[MAX_SLOTS];
     kvk_variant v;

@@ -47,6 +47,9 @@ typedef struct kiln_llvm_target {
     int vector_regs; /* architectural vector registers: 32 (AVX-512) or 16 */
     int has_fma;
     size_t l1d_bytes, l2_bytes, l3_bytes; /* per core for L1/L2; 0 = unknown */
+    /* 1: compile fast rather than well (tiny graphs): no IR optimization
+     * (default<O0>) and LLVM's fast instruction selection in the JIT */
+    int quick;
 } kiln_llvm_target;
 
 /* The machine we run on: LLVMGetHostCPUName + LLVMGetHostCPUFeatures. */

@@ -41,6 +41,11 @@ typedef struct kiln_plan kiln_plan;
 
 /* Compiles g (not changed) into a plan. opt may be NULL. */
 kiln_status kiln_plan_compile(const kiln_graph *g, const kiln_plan_options *opt, kiln_plan **out);
+/* Same, for a backend that binds at most max_buffers buffers per kernel
+ * (Vulkan): values that would be inlined are materialized until no kernel
+ * has more buffer slots, its output included (0: no limit). Fails when a
+ * single op reads too many tensors to split. */
+kiln_status kiln_plan_compile_limited(const kiln_graph *g, const kiln_plan_options *opt, int max_buffers, kiln_plan **out);
 void kiln_plan_free(kiln_plan *p);
 
 const kiln_graph *kiln_plan_graph(const kiln_plan *p); /* after the passes */

@@ -10,6 +10,7 @@
  * to f32 (two extra f32 roundings, < 2e-7 relative), and rope is lowered as
  * f32 primitives (a few ulp). rtol 1e-6 plus atol 1e-6 (for results that
  * cancel to near zero) covers those and nothing of a wrong index. */
+#include <math.h>
 #include <stdlib.h>
 
 #include "test_kernel_util.h"
@@ -51,7 +52,7 @@ static void finish(ctx *c, kiln_value y, int64_t int_hi, const char *what) {
 /* A new op in ops.def fails here until it has a kernel form and a case above. */
 static void check_coverage(void) {
     for (int op = 0; op < KILN_OP_COUNT; op++) {
-        if (op == KILN_OP_PARAM || op == KILN_OP_TOPK || covered[op]) continue;
+        if (op == KILN_OP_PARAM || covered[op]) continue;
         fprintf(stderr, "op '%s' is not checked through plan and evaluator\n", kiln_op_name((kiln_op)op));
         test_failures++;
     }
@@ -198,6 +199,15 @@ static void test_movement(void) {
     kiln_value z = tp_input(c.g, "z", KILN_F32, 2, DIMS(3, c.m));
     kiln_named_attr axis = kiln_a_int("axis", 1);
     finish(&c, tp_node(c.g, KILN_OP_CONCAT, 3, (kiln_value[]){x, y, z}, 1, &axis), 1, "concat");
+    /* more pieces than lowering once allowed (64): x's 70 columns in reverse */
+    c = start("concat 70");
+    x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 70));
+    kiln_value cols[70];
+    for (int i = 0; i < 70; i++) {
+        kiln_named_attr sa[3] = {kiln_a_int("axis", 1), kiln_a_dim("start", 69 - i), kiln_a_dim("end", 70 - i)};
+        cols[i] = tp_node(c.g, KILN_OP_SLICE, 1, &x, 3, sa);
+    }
+    finish(&c, tp_node(c.g, KILN_OP_CONCAT, 70, cols, 1, &axis), 1, "concat of 70 pieces");
 
     c = start("slice");
     x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 9));
@@ -207,6 +217,19 @@ static void test_movement(void) {
     x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 9));
     kiln_named_attr s2[4] = {kiln_a_int("axis", 1), kiln_a_dim("start", -2), kiln_a_dim("end", -10), kiln_a_int("step", -2)};
     finish(&c, tp_node(c.g, KILN_OP_SLICE, 1, &x, 4, s2), 1, "slice backwards");
+    /* a reversed axis as a template's strided view: its offset is 8 and its
+     * stride -1 (dim slots that are negative; only extents may not be) --
+     * ONNX's ArgMax select_last_index and ConvTranspose's flipped kernel */
+    c = start("argmax reversed");
+    x = tp_input(c.g, "x", KILN_I32, 2, DIMS(c.n, 9));
+    kiln_named_attr rv[4] = {kiln_a_int("axis", 1), kiln_a_dim("start", -1), kiln_a_dim("end", -10), kiln_a_int("step", -1)};
+    kiln_named_attr am = kiln_a_int("axis", 1);
+    finish(&c, tp_node(c.g, KILN_OP_ARGMAX, 1, (kiln_value[]){tp_node(c.g, KILN_OP_SLICE, 1, &x, 4, rv)}, 1, &am), 3,
+           "argmax of a reversed axis");
+    c = start("matmul reversed");
+    x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 9));
+    kiln_value w = tp_input(c.g, "w", KILN_F32, 2, DIMS(9, 4));
+    finish(&c, TP2(c.g, KILN_OP_MATMUL, tp_node(c.g, KILN_OP_SLICE, 1, &x, 4, rv), w), 1, "matmul of a reversed axis");
     c = start("slice symbolic");
     x = tp_input(c.g, "x", KILN_F32, 2, DIMS(kiln_dim_add(c.g, c.n, c.m), 2));
     kiln_named_attr s3[3] = {kiln_a_int("axis", 0), kiln_a_dim("start", c.m), kiln_a_dim("end", kiln_dim_add(c.g, c.n, c.m))};
@@ -300,15 +323,23 @@ static void test_more_index(void) {
     kiln_value idx = TP2(c.g, KILN_OP_SUB, tp_input(c.g, "i", KILN_I64, 2, DIMS(c.n, 6)), tp_scalar(c.g, KILN_I64, 2));
     kiln_named_attr ax = kiln_a_int("axis", 1);
     finish(&c, tp_node(c.g, KILN_OP_GATHER_ELEMENTS, 2, (kiln_value[]){data, idx}, 1, &ax), 6, "gather_elements");
-    /* topk has no kernel form yet: compiling says so instead of guessing */
-    c = start("topk");
-    kiln_value x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 5));
-    kiln_named_attr k = kiln_a_dim("k", 2);
-    CHECK_OK(kiln_graph_add_output(c.g, "y", tp_node(c.g, KILN_OP_TOPK, 1, &x, 1, &k)));
-    kiln_plan *p = NULL;
-    CHECK_ERR(kiln_plan_compile(c.g, NULL, &p), "topk %");
-    CHECK(p == NULL);
-    kiln_graph_free(c.g);
+    /* topk lowers to two counting reductions (passes/decompose_topk.c):
+     * floats floored to few values (ties) with NaNs among them, both
+     * orders; ints with a symbolic k equal to the whole axis */
+    for (int largest = 0; largest < 2; largest++) {
+        c = start("topk");
+        kiln_value x = tp_input(c.g, "x", KILN_F32, 2, DIMS(c.n, 7));
+        kiln_value fl = TP1(c.g, KILN_OP_FLOOR, TP2(c.g, KILN_OP_MUL, x, tp_scalar(c.g, KILN_F32, 3)));
+        x = tp_node(c.g, KILN_OP_WHERE, 3,
+                    (kiln_value[]){TP2(c.g, KILN_OP_GT, x, tp_scalar(c.g, KILN_F32, 0.6)), tp_scalar(c.g, KILN_F32, NAN), fl}, 0,
+                    NULL);
+        kiln_named_attr ta[3] = {kiln_a_dim("k", 3), kiln_a_int("axis", 1), kiln_a_bool("largest", largest)};
+        finish(&c, tp_node(c.g, KILN_OP_TOPK, 1, &x, 3, ta), 1, largest ? "topk largest" : "topk smallest");
+    }
+    c = start("topk int");
+    kiln_value xi = tp_input(c.g, "x", KILN_I64, 3, DIMS(c.m, c.n, 2));
+    kiln_named_attr ti[3] = {kiln_a_dim("k", c.m), kiln_a_int("axis", 0), kiln_a_bool("largest", 1)};
+    finish(&c, tp_node(c.g, KILN_OP_TOPK, 1, &xi, 3, ti), 3, "topk int");
 }
 
 /* dequantize on random bytes (NaN/inf scales included: NaN matches NaN);
