@@ -16,6 +16,7 @@ static const command commands[] = {
     {"quantize", "write a Llama model as a GGUF file with q8_0 / q4_0 weights", cmd_quantize},
     {"perplexity", "perplexity of a model on a text, and its logits' distance from another model", cmd_perplexity},
     {"train", "train a language model (cross-entropy, AdamW) on a text or a token batch", cmd_train},
+    {"compare", "train model variants with the same data, seed and budget; table and loss plot", cmd_compare},
     {"bench", "benchmarks: forward pass time, compile time per model", cmd_bench},
     {"devices", "list the CPU and Vulkan devices kiln can run on", cmd_devices},
     {"version", "print kiln's version", cmd_version},
