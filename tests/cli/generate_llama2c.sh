@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-label: slow (the sanitizer run skips it: minutes under ASan)
 # kiln generate prints exactly what llama2.c's run.c prints, greedy, for the
 # prompts in tests/data/llama2c (NAME.prompt -> NAME.expected, made by
 # tests/tools/llama2c_greedy_ref.sh from run.c's own output; "bos" is run.c

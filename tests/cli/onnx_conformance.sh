@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# ctest-label: slow (the sanitizer run skips it: minutes under ASan)
 # The ONNX backend node tests (../shared/conformance/onnx-node) per device:
 # the whole suite on ref, kir and cpu (when built), and on vulkan (when a
 # device is there) the families below with the validation layer on. No
