@@ -13,10 +13,16 @@ typedef struct raw_op {
     kiln_fusion_class fusion;
     kiln_shape_rule infer;
     const char *schema;
+    kiln_grad_rule grad;
 } raw_op;
 
+/* Gradient rules are defined with the autodiff pass (passes/grad_*.c). */
+#define KILN_OP(id, nm, mi, ma, fc, rule, attrs, grad) kiln_status grad(kiln_grad_ctx *c);
+#include "kiln/ops.def"
+#undef KILN_OP
+
 static const raw_op raw_ops[KILN_OP_COUNT] = {
-#define KILN_OP(id, nm, mi, ma, fc, rule, attrs) [KILN_OP_##id] = {#nm, mi, ma, KILN_FUSE_##fc, rule, attrs},
+#define KILN_OP(id, nm, mi, ma, fc, rule, attrs, grad) [KILN_OP_##id] = {#nm, mi, ma, KILN_FUSE_##fc, rule, attrs, grad},
 #include "kiln/ops.def"
 #undef KILN_OP
 };
@@ -87,6 +93,7 @@ static void init_defs(void) {
         d->max_inputs = raw_ops[i].max_inputs;
         d->fusion = raw_ops[i].fusion;
         d->infer = raw_ops[i].infer;
+        d->grad = raw_ops[i].grad;
         parse_schema(d, raw_ops[i].schema);
     }
 }

@@ -4,7 +4,7 @@
 
 #include "kiln/ir.h"
 
-#define KILN_OP(id, name, mi, ma, fc, rule, attrs) kiln_status rule(kiln_graph *g, kiln_node *n);
+#define KILN_OP(id, name, mi, ma, fc, rule, attrs, grad) kiln_status rule(kiln_graph *g, kiln_node *n);
 #include "kiln/ops.def"
 #undef KILN_OP
 

@@ -64,7 +64,7 @@ kiln_status kiln_shape_eval(const kiln_graph *g, const kiln_shape *s, const int6
 
 /* ---- ops ---------------------------------------------------------------- */
 typedef enum kiln_op {
-#define KILN_OP(id, name, mi, ma, fc, rule, attrs) KILN_OP_##id,
+#define KILN_OP(id, name, mi, ma, fc, rule, attrs, grad) KILN_OP_##id,
 #include "ops.def"
 #undef KILN_OP
     KILN_OP_COUNT
@@ -114,6 +114,11 @@ typedef struct kiln_node kiln_node;
 /* Shape rule: computes dtype and shape of n from its inputs and attrs,
  * normalising attributes (negative axes) in place. */
 typedef kiln_status (*kiln_shape_rule)(kiln_graph *g, kiln_node *n);
+/* Gradient rule (reverse mode): given a node, its inputs and the adjoint of
+ * its output, builds the adjoints of its inputs. The context is private to
+ * the autodiff pass (passes/grad.h); see include/kiln/autodiff.h. */
+typedef struct kiln_grad_ctx kiln_grad_ctx;
+typedef kiln_status (*kiln_grad_rule)(kiln_grad_ctx *c);
 
 typedef struct kiln_op_def {
     kiln_op op;
@@ -123,6 +128,7 @@ typedef struct kiln_op_def {
     kiln_shape_rule infer;
     int nattrs;
     kiln_attr_def attrs[KILN_MAX_ATTRS];
+    kiln_grad_rule grad; /* grad_none: no gradient flows through the op */
 } kiln_op_def;
 
 const kiln_op_def *kiln_op_get(kiln_op op);
