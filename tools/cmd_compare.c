@@ -78,6 +78,22 @@ static kiln_status check_variant(const variant *v, const char *logits) {
                       v->path, logits);
 }
 
+/* An output file whose folder is missing or read-only is reported before
+ * minutes of training, not after. */
+static kiln_status check_writable(const char *path, const char *what) {
+    const char *slash = strrchr(path, '/');
+    char dir[4096];
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else if (slash == path)
+        snprintf(dir, sizeof dir, "/");
+    else
+        snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+    if (access(dir, W_OK) != 0)
+        return kiln_error(KILN_ERR_IO, "%s: cannot write the %s there: %s: %s", path, what, dir, strerror(errno));
+    return KILN_OK;
+}
+
 /* Mean of the last tenth of the steps (at least one): a single step's loss
  * is one batch's, too noisy to rank variants by. */
 static int tail_steps(const kiln_train_result *r) { return r->nsteps / 10 > 0 ? r->nsteps / 10 : 1; }
@@ -293,6 +309,9 @@ int cmd_compare(int argc, char **argv) {
     FILE *df = fopen(a.data, "rb");
     if (!df) return fail("compare: cannot read data file '%s': %s", a.data, strerror(errno));
     fclose(df);
+    kiln_status ws = a.plot ? check_writable(a.plot, "plot") : KILN_OK;
+    if (!ws && a.csv) ws = check_writable(a.csv, "CSV");
+    if (ws) return fail_status(kiln_error_wrap(ws, "compare"));
 
     variant v[MAX_VARIANTS];
     memset(v, 0, sizeof v);
