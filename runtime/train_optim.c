@@ -76,6 +76,34 @@ static void adamw(tg_builder *b, const kiln_train_graph_options *o, kiln_value p
     out[2] = v1;
 }
 
+/* The sum of n f32 [] values, as reductions over concatenations of at most
+ * GROUP of them at a time: one long chain of adds would fuse into a single
+ * kernel reading every value, more buffers than a Vulkan shader binds. */
+#define GROUP 8
+static kiln_value sum_scalars(tg_builder *b, kiln_value *v, int n) {
+    if (n == 0) return tg_scalar(b, 0.0);
+    while (n > 1 && !b->s) {
+        int m = 0;
+        for (int i = 0; i < n && !b->s; i += GROUP, m++) {
+            int k = n - i < GROUP ? n - i : GROUP;
+            if (k == 1) {
+                v[m] = v[i];
+                continue;
+            }
+            kiln_value parts[GROUP];
+            for (int j = 0; j < k; j++) parts[j] = tg_reshape1(b, v[i + j]);
+            kiln_value cat = KILN_NONE;
+            if (!b->s) {
+                kiln_named_attr ax = kiln_a_int("axis", 0);
+                b->s = kiln_build(b->g, KILN_OP_CONCAT, k, parts, 1, &ax, &cat);
+            }
+            v[m] = tg_sum_all(b, cat);
+        }
+        n = m;
+    }
+    return b->s ? KILN_NONE : v[0];
+}
+
 kiln_status train_append_optimizer(const kiln_graph *src, const char *const *names, int n,
                                    const kiln_train_graph_options *o, kiln_graph **out) {
     *out = NULL;
@@ -118,9 +146,11 @@ kiln_status train_append_optimizer(const kiln_graph *src, const char *const *nam
         vv[i] = add_input(&b, name, shape);
     }
     /* global norm before clipping */
-    kiln_value sq = tg_scalar(&b, 0.0);
-    for (int i = 0; i < n; i++) sq = tg_op2(&b, KILN_OP_ADD, sq, tg_sum_all(&b, tg_op2(&b, KILN_OP_MUL, gv[i], gv[i])));
-    kiln_value norm = tg_op1(&b, KILN_OP_SQRT, sq);
+    kiln_value *sums = calloc((size_t)(n ? n : 1), sizeof *sums);
+    if (!sums && !b.s) b.s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < n && !b.s; i++) sums[i] = tg_sum_all(&b, tg_op2(&b, KILN_OP_MUL, gv[i], gv[i]));
+    kiln_value norm = tg_op1(&b, KILN_OP_SQRT, sum_scalars(&b, sums, n));
+    free(sums);
     kiln_value coef = KILN_NONE;
     if (o->grad_clip > 0)
         coef = tg_op2(&b, KILN_OP_MIN,

@@ -119,11 +119,29 @@ static kiln_status write_weights(const char *path, const kiln_model *m, const ki
     return s;
 }
 
+/* grad.<name> of the last step, and its loss as train_loss [1] (the
+ * layout of the Hugging Face reference fixtures). */
+static kiln_status write_grads(const char *path, const kiln_train_result *r) {
+    if (!r->grads || r->nsteps < 1) return kiln_error(KILN_ERR_INVALID, "--grads-out: no step ran, so there are no gradients");
+    kiln_tensor_map *out = kiln_tensor_map_new();
+    if (!out) return kiln_error(KILN_ERR_NOMEM, "out of memory");
+    float loss = r->train_loss[r->nsteps - 1];
+    int64_t one = 1;
+    kiln_status s = kiln_tensor_map_put(out, "train_loss", kiln_tensor_view(KILN_F32, 1, &one, &loss));
+    for (int i = 0; i < kiln_tensor_map_count(r->grads) && !s; i++) {
+        kiln_tensor v = *kiln_tensor_map_at(r->grads, i);
+        v.owns_data = 0;
+        s = kiln_tensor_map_put(out, kiln_tensor_map_name(r->grads, i), v);
+    }
+    if (!s) s = kiln_safetensors_save(path, out);
+    kiln_tensor_map_free(out);
+    return s;
+}
+
 static int report(const train_args *a, const kiln_model *m, const kiln_train_options *o, const kiln_train_result *r) {
     kiln_status s = KILN_OK;
     if (a->out && !s) s = write_weights(a->out, m, r->weights);
-    if (a->grads_out && !s) s = r->grads ? kiln_safetensors_save(a->grads_out, r->grads)
-                                         : kiln_error(KILN_ERR_INVALID, "--grads-out: no step ran, so there are no gradients");
+    if (a->grads_out && !s) s = write_grads(a->grads_out, r);
     if (a->csv && !s) s = write_csv(a->csv, r);
     if (a->plot && !s) s = write_plot(a->plot, m->name, r);
     if (s) return fail_status(s);
@@ -176,7 +194,7 @@ int cmd_train(int argc, char **argv) {
         {"device", 'd', OPT_STRING, &a.device, "DEV", "auto (default), ref, cpu, vulkan, vulkan:N, kir"},
         {"threads", 't', OPT_INT, &a.threads, "N", "CPU worker threads (default: all cores)"},
         {"out", 'o', OPT_STRING, &a.out, "FILE", "write the trained weights (safetensors, the model's tensor names)"},
-        {"grads-out", 0, OPT_STRING, &a.grads_out, "FILE", "write the last step's gradients as grad.<name>"},
+        {"grads-out", 0, OPT_STRING, &a.grads_out, "FILE", "write the last step's gradients (grad.<name>) and loss (train_loss)"},
         {"csv", 0, OPT_STRING, &a.csv, "FILE", "write the loss curve: step,train_loss,val_loss"},
         {"plot", 0, OPT_STRING, &a.plot, "FILE.svg", "draw the loss curve (SVG)"},
         {"logits", 0, OPT_STRING, &a.logits, "NAME", "the output to train (default logits)"},
