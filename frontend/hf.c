@@ -219,7 +219,13 @@ kiln_status kiln_hf_load(const char *dir, const kiln_model_options *opt, kiln_mo
     }
     kiln_tensor_map *w = NULL;
     char *used = NULL;
-    if (!s) s = load_weights(dir, &w, &used);
+    /* --weights: a checkpoint (e.g. from kiln train) in place of the folder's own */
+    if (!s && opt && opt->weights_path) {
+        s = kiln_safetensors_load(opt->weights_path, &w);
+        if (!s && !(used = kiln_strdup_or_null(opt->weights_path))) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
+    } else if (!s) {
+        s = load_weights(dir, &w, &used);
+    }
     char *name = s ? NULL : base_name(dir);
     if (!s && !name) s = kiln_error(KILN_ERR_NOMEM, "out of memory");
     if (s) {

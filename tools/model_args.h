@@ -11,7 +11,7 @@ typedef struct model_args {
 } model_args;
 
 #define MODEL_ARGS_OPTS(ma)                                                                              \
-    {"weights", 'w', OPT_STRING, &(ma).weights, "FILE", "weights for a .kiln description (safetensors)"}, \
+    {"weights", 'w', OPT_STRING, &(ma).weights, "FILE", "weights (safetensors) for a .kiln description, or in place of a Hugging Face folder's"}, \
     {"set", 0, OPT_LIST, &(ma).sets, "NAME=VALUE", "override a config value (repeatable)"}
 
 /* Loads MODEL with the shared options; reports and returns NULL on error. */

@@ -14,8 +14,9 @@
 #include "tensor.h"
 
 typedef struct kiln_model_options {
-    /* weights file for a .kiln description; overrides its `weights`
-     * statement (ignored for Hugging Face folders) */
+    /* weights file (safetensors): overrides a .kiln description's `weights`
+     * statement or a Hugging Face folder's model.safetensors (other
+     * formats ignore it) */
     const char *weights_path;
     /* "name=value" config overrides (--set) */
     const char *const *overrides;
