@@ -5,9 +5,6 @@
 #include "kiln/autodiff.h"
 #include "runtime/train_internal.h"
 
-/* Weak until passes/autodiff.c is in every tree this file is built in. */
-#pragma weak kiln_autodiff
-
 kiln_status kiln_train_graph_build(const kiln_graph *fwd, const kiln_train_graph_options *o, kiln_graph **out) {
     if (!out) return kiln_error(KILN_ERR_INVALID, "kiln_train_graph_build: no output pointer");
     *out = NULL;
@@ -23,8 +20,7 @@ kiln_status kiln_train_graph_build(const kiln_graph *fwd, const kiln_train_graph
     kiln_status s = kiln_loss_graph_build(fwd, o->logits, &loss);
     if (!s) {
         kiln_grad_options go = {"loss", names, n};
-        s = kiln_autodiff ? kiln_autodiff(loss, &go, &grads)
-                          : kiln_error(KILN_ERR_UNSUPPORTED, "this kiln was built without autodiff");
+        s = kiln_autodiff(loss, &go, &grads);
         if (s) s = kiln_error_wrap(s, "%s: differentiating the loss", kiln_graph_name(fwd));
     }
     if (!s) s = train_append_optimizer(grads, names, n, o, out);
