@@ -132,9 +132,12 @@ static void series_colour(int i, char out[8]) {
              (int)lround((rgb[2] + m) * 255));
 }
 
+static double px_of(const axis *ax, double x) { return PLOT_LEFT + (x - ax->lo) / (ax->hi - ax->lo) * PLOT_W; }
+static double py_of(const axis *ay, double y) { return PLOT_TOP + PLOT_H - (y - ay->lo) / (ay->hi - ay->lo) * PLOT_H; }
+
 static int finite_point(const kiln_plot_series *s, int i) { return isfinite(s->x[i]) && isfinite(s->y[i]); }
 
-static kiln_status check_series(const kiln_plot_series *series, int nseries) {
+static kiln_status check_series(const kiln_plot_series *series, const kiln_plot_style *styles, int nseries) {
     if (nseries < 0) return kiln_error(KILN_ERR_INVALID, "plot: negative series count %d", nseries);
     if (nseries > 0 && !series) return kiln_error(KILN_ERR_INVALID, "plot: %d series but no series array", nseries);
     for (int s = 0; s < nseries; s++) {
@@ -144,6 +147,9 @@ static kiln_status check_series(const kiln_plot_series *series, int nseries) {
         if (p->n > 0 && (!p->x || !p->y))
             return kiln_error(KILN_ERR_INVALID, "plot: series %d '%s' has %d points but no %s values", s, name, p->n,
                               !p->x ? "x" : "y");
+        if (styles && styles[s].colour < 0)
+            return kiln_error(KILN_ERR_INVALID, "plot: series %d '%s' has colour %d (0: its own, k > 0: palette k-1)",
+                              s, name, styles[s].colour);
     }
     return KILN_OK;
 }
@@ -151,7 +157,7 @@ static kiln_status check_series(const kiln_plot_series *series, int nseries) {
 static void put_axes(svgbuf *b, const axis *ax, const axis *ay) {
     for (int i = 0; i < ax->nticks; i++) {
         double v = axis_tick(ax, i);
-        double px = PLOT_LEFT + (v - ax->lo) / (ax->hi - ax->lo) * PLOT_W;
+        double px = px_of(ax, v);
         put(b, "<line class=\"grid\" x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"#e4e4e4\"/>\n", px, PLOT_TOP,
             px, PLOT_TOP + PLOT_H);
         put(b, "<line class=\"tick\" x1=\"%.2f\" y1=\"%d\" x2=\"%.2f\" y2=\"%d\" stroke=\"#444\"/>\n", px,
@@ -162,7 +168,7 @@ static void put_axes(svgbuf *b, const axis *ax, const axis *ay) {
     }
     for (int i = 0; i < ay->nticks; i++) {
         double v = axis_tick(ay, i);
-        double py = PLOT_TOP + PLOT_H - (v - ay->lo) / (ay->hi - ay->lo) * PLOT_H;
+        double py = py_of(ay, v);
         put(b, "<line class=\"grid\" x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#e4e4e4\"/>\n", PLOT_LEFT, py,
             PLOT_LEFT + PLOT_W, py);
         put(b, "<line class=\"tick\" x1=\"%d\" y1=\"%.2f\" x2=\"%d\" y2=\"%.2f\" stroke=\"#444\"/>\n", PLOT_LEFT - 5,
@@ -176,23 +182,25 @@ static void put_axes(svgbuf *b, const axis *ax, const axis *ay) {
         PLOT_LEFT, PLOT_TOP, PLOT_W, PLOT_H);
 }
 
-static void put_series(svgbuf *b, const kiln_plot_series *s, const char *colour, const axis *ax, const axis *ay) {
+static void put_series(svgbuf *b, const kiln_plot_series *s, const kiln_plot_style *st, const char *colour,
+                       const axis *ax, const axis *ay) {
     put(b, "<polyline class=\"series\" data-label=\"");
     put_escaped(b, s->label);
-    put(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" stroke-linejoin=\"round\" points=\"", colour);
+    put(b, "\" fill=\"none\" stroke=\"%s\" stroke-width=\"%s\" stroke-linejoin=\"round\"%s points=\"", colour,
+        st->dashed ? "2" : "1.6", st->dashed ? " stroke-dasharray=\"6 4\"" : "");
     int nfinite = 0;
-    double lastx = 0, lasty = 0;
     for (int i = 0; i < s->n; i++) {
         if (!finite_point(s, i)) continue;
-        lastx = PLOT_LEFT + (s->x[i] - ax->lo) / (ax->hi - ax->lo) * PLOT_W;
-        lasty = PLOT_TOP + PLOT_H - (s->y[i] - ay->lo) / (ay->hi - ay->lo) * PLOT_H;
-        put(b, "%s%.2f,%.2f", nfinite ? " " : "", lastx, lasty);
+        put(b, "%s%.2f,%.2f", nfinite ? " " : "", px_of(ax, s->x[i]), py_of(ay, s->y[i]));
         nfinite++;
     }
     put(b, "\"/>\n");
-    /* a lone point draws no line: mark it */
-    if (nfinite == 1)
-        put(b, "<circle class=\"marker\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n", lastx, lasty, colour);
+    /* a lone point draws no line: mark it; dashed series mark every point */
+    if (nfinite == 1 || st->dashed)
+        for (int i = 0; i < s->n; i++)
+            if (finite_point(s, i))
+                put(b, "<circle class=\"marker\" cx=\"%.2f\" cy=\"%.2f\" r=\"3\" fill=\"%s\"/>\n",
+                    px_of(ax, s->x[i]), py_of(ay, s->y[i]), colour);
 }
 
 static kiln_status write_file(const char *path, const svgbuf *b) {
@@ -207,8 +215,13 @@ static kiln_status write_file(const char *path, const svgbuf *b) {
 
 kiln_status kiln_plot_svg(const char *path, const char *title, const char *xlabel, const char *ylabel,
                           const kiln_plot_series *series, int nseries) {
+    return kiln_plot_svg_styled(path, title, xlabel, ylabel, series, NULL, nseries);
+}
+
+kiln_status kiln_plot_svg_styled(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                                 const kiln_plot_series *series, const kiln_plot_style *styles, int nseries) {
     if (!path || !*path) return kiln_error(KILN_ERR_INVALID, "plot: no output path");
-    KILN_TRY(check_series(series, nseries));
+    KILN_TRY(check_series(series, styles, nseries));
 
     double xlo = INFINITY, xhi = -INFINITY, ylo = INFINITY, yhi = -INFINITY;
     for (int s = 0; s < nseries; s++)
@@ -259,14 +272,16 @@ kiln_status kiln_plot_svg(const char *path, const char *title, const char *xlabe
     put(&b, "</text>\n");
 
     for (int s = 0; s < nseries; s++) {
+        static const kiln_plot_style plain = {0, 0};
+        const kiln_plot_style *st = styles ? &styles[s] : &plain;
         char colour[8];
-        series_colour(s, colour);
-        put_series(&b, &series[s], colour, &ax, &ay);
+        series_colour(st->colour > 0 ? st->colour - 1 : s, colour);
+        put_series(&b, &series[s], st, colour, &ax, &ay);
         int lx = PLOT_LEFT + PLOT_W + LEGEND_PAD, ly = PLOT_TOP + 10 + 20 * s;
         put(&b,
-            "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"/>"
+            "<g class=\"legend\"><line x1=\"%d\" y1=\"%d\" x2=\"%d\" y2=\"%d\" stroke=\"%s\" stroke-width=\"3\"%s/>"
             "<text x=\"%d\" y=\"%d\" dy=\"0.35em\">",
-            lx, ly, lx + 24, ly, colour, lx + 30, ly);
+            lx, ly, lx + 24, ly, colour, st->dashed ? " stroke-dasharray=\"6 4\"" : "", lx + 30, ly);
         put_escaped(&b, series[s].label);
         put(&b, "</text></g>\n");
     }

@@ -27,6 +27,19 @@ typedef struct kiln_plot_series {
 kiln_status kiln_plot_svg(const char *path, const char *title, const char *xlabel, const char *ylabel,
                           const kiln_plot_series *series, int nseries);
 
+/* How a series is drawn by kiln_plot_svg_styled; all zero is the default. */
+typedef struct kiln_plot_style {
+    int colour; /* 0: the series' own (series i gets palette colour i); k > 0: palette colour k-1,
+                 * so related curves (a variant's train and validation loss) can share one */
+    int dashed; /* a dashed line with a marker on every point: for sparse series such as validation */
+} kiln_plot_style;
+
+/* kiln_plot_svg with a style per series (styles may be NULL: all default).
+ * A dashed series' polyline has a stroke-dasharray and its points are
+ * <circle class="marker">. */
+kiln_status kiln_plot_svg_styled(const char *path, const char *title, const char *xlabel, const char *ylabel,
+                                 const kiln_plot_series *series, const kiln_plot_style *styles, int nseries);
+
 #ifdef __cplusplus
 }
 #endif

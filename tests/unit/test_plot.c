@@ -271,6 +271,51 @@ static void test_many_colours(void) {
     free(svg);
 }
 
+/* Styles: a pair sharing one colour, a dashed series with a marker per
+ * finite point at the polyline's own coordinates. */
+static void test_styles(void) {
+    double x[5] = {1, 2, 3, 4, 5}, ya[5] = {5, 4, 3.5, 3.2, 3}, yb[5] = {5.2, 4.4, NAN, 3.6, 3.5}, yc[5] = {1, 2, 3, 4, 5};
+    kiln_plot_series s[3] = {{"a train", x, ya, 5}, {"a val", x, yb, 5}, {"b", x, yc, 5}};
+    kiln_plot_style st[3] = {{1, 0}, {1, 1}, {0, 0}};
+    char path[256];
+    path_in_tmp(path, sizeof path, "styled.svg");
+    CHECK_OK(kiln_plot_svg_styled(path, "styled", "x", "y", s, st, 3));
+    char *svg = read_all(path);
+    polyline *pl = calloc(3, sizeof *pl);
+    CHECK(svg && read_polylines(svg, pl, 3) == 3);
+    if (svg) {
+        CHECK(strcmp(pl[0].stroke, pl[1].stroke) == 0); /* colour 1 = the palette's first */
+        CHECK(strcmp(pl[2].stroke, pl[0].stroke) != 0); /* series 2's own colour, the palette's third */
+        const char *p0 = strstr(svg, "data-label=\"a train\""), *p1 = strstr(svg, "data-label=\"a val\"");
+        char dash[32];
+        CHECK(p0 && !attr(p0, "stroke-dasharray", dash, sizeof dash));
+        CHECK(p1 && attr(p1, "stroke-dasharray", dash, sizeof dash));
+        /* the dashed series: 4 finite points, 4 markers on them */
+        CHECK(pl[1].n == 4);
+        CHECK(count(svg, "<circle class=\"marker\"") == 4);
+        int j = 0;
+        for (const char *c = strstr(svg, "<circle class=\"marker\""); c && j < 4;
+             c = strstr(c + 1, "<circle class=\"marker\""), j++) {
+            CHECK(fabs(attr_num(c, "cx") - pl[1].px[j]) < 0.011);
+            CHECK(fabs(attr_num(c, "cy") - pl[1].py[j]) < 0.011);
+        }
+    }
+    kiln_plot_style bad[3] = {{0, 0}, {-2, 0}, {0, 0}};
+    CHECK_ERR(kiln_plot_svg_styled(path, "t", "x", "y", s, bad, 3), "a val");
+    /* NULL styles: the same document kiln_plot_svg writes */
+    char path2[256];
+    path_in_tmp(path2, sizeof path2, "styled2.svg");
+    CHECK_OK(kiln_plot_svg_styled(path, "t", "x", "y", s, NULL, 3));
+    CHECK_OK(kiln_plot_svg(path2, "t", "x", "y", s, 3));
+    char *a = read_all(path), *b = read_all(path2);
+    CHECK(a && b && strcmp(a, b) == 0);
+    free(a);
+    free(b);
+    remove(path2);
+    free(pl);
+    free(svg);
+}
+
 static void test_errors(void) {
     double x[2] = {0, 1}, y[2] = {1, 2};
     kiln_plot_series ok = {"a", x, y, 2};
@@ -306,9 +351,10 @@ int main(void) {
     test_two_series();
     test_degenerate();
     test_many_colours();
+    test_styles();
     test_errors();
-    const char *names[] = {"two.svg", "empty.svg", "degenerate.svg", "many.svg"};
-    for (int i = 0; i < 4; i++) {
+    const char *names[] = {"two.svg", "empty.svg", "degenerate.svg", "many.svg", "styled.svg"};
+    for (int i = 0; i < 5; i++) {
         char p[256];
         path_in_tmp(p, sizeof p, names[i]);
         remove(p);
