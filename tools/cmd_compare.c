@@ -144,50 +144,60 @@ static kiln_status write_csv(const char *path, const variant *v, int n) {
     return bad ? kiln_error(KILN_ERR_IO, "%s: writing CSV failed: %s", path, strerror(errno ? errno : EIO)) : KILN_OK;
 }
 
-/* Train curves for every variant, then validation curves, in one plot. */
+/* Smoothing window of the plotted train curves: one batch's loss is noisy,
+ * and four noisy curves on top of each other hide their differences. */
+static int smooth_window(int nsteps) { return nsteps / 50 > 1 ? nsteps / 50 : 1; }
+
+/* One colour per variant: its train loss (a trailing mean over
+ * smooth_window steps) solid, its validation loss dashed with markers. */
 static kiln_status write_plot(const char *path, const char *data, const variant *v, int n) {
     kiln_plot_series *series = calloc((size_t)(2 * n), sizeof *series);
+    kiln_plot_style *styles = calloc((size_t)(2 * n), sizeof *styles);
     double **buf = calloc((size_t)(4 * n), sizeof *buf);
     char(*labels)[160] = calloc((size_t)(2 * n), sizeof *labels);
     kiln_status s = KILN_OK;
-    int ns = 0;
-    if (!series || !buf || !labels) s = kiln_error(KILN_ERR_NOMEM, "plot %s: out of memory", path);
+    int ns = 0, w = n > 0 ? smooth_window(v[0].result.nsteps) : 1;
+    if (!series || !styles || !buf || !labels) s = kiln_error(KILN_ERR_NOMEM, "plot %s: out of memory", path);
     for (int i = 0; i < n && !s; i++) {
         const kiln_train_result *r = &v[i].result;
         double *x = buf[4 * i] = malloc(sizeof(double) * (size_t)(r->nsteps + 1));
         double *y = buf[4 * i + 1] = malloc(sizeof(double) * (size_t)(r->nsteps + 1));
-        if (!x || !y) {
+        double *vx = buf[4 * i + 2] = malloc(sizeof(double) * (size_t)(r->nval + 1));
+        double *vy = buf[4 * i + 3] = malloc(sizeof(double) * (size_t)(r->nval + 1));
+        if (!x || !y || !vx || !vy) {
             s = kiln_error(KILN_ERR_NOMEM, "plot %s: out of memory", path);
             break;
         }
-        for (int k = 0; k < r->nsteps; k++) x[k] = k + 1, y[k] = r->train_loss[k];
+        double sum = 0;
+        for (int k = 0; k < r->nsteps; k++) {
+            sum += r->train_loss[k];
+            if (k >= w) sum -= r->train_loss[k - w];
+            x[k] = k + 1;
+            y[k] = sum / (k + 1 < w ? k + 1 : w);
+        }
         snprintf(labels[ns], sizeof labels[ns], "%s train", v[i].label);
         series[ns] = (kiln_plot_series){labels[ns], x, y, r->nsteps};
-        ns++;
-    }
-    for (int i = 0; i < n && !s; i++) {
-        const kiln_train_result *r = &v[i].result;
+        styles[ns++] = (kiln_plot_style){i + 1, 0};
         if (r->nval == 0) continue;
-        double *x = buf[4 * i + 2] = malloc(sizeof(double) * (size_t)r->nval);
-        double *y = buf[4 * i + 3] = malloc(sizeof(double) * (size_t)r->nval);
-        if (!x || !y) {
-            s = kiln_error(KILN_ERR_NOMEM, "plot %s: out of memory", path);
-            break;
-        }
-        for (int k = 0; k < r->nval; k++) x[k] = r->val_step[k], y[k] = r->val_loss[k];
+        for (int k = 0; k < r->nval; k++) vx[k] = r->val_step[k], vy[k] = r->val_loss[k];
         snprintf(labels[ns], sizeof labels[ns], "%s val", v[i].label);
-        series[ns] = (kiln_plot_series){labels[ns], x, y, r->nval};
-        ns++;
+        series[ns] = (kiln_plot_series){labels[ns], vx, vy, r->nval};
+        styles[ns++] = (kiln_plot_style){i + 1, 1};
     }
     if (!s) {
         const char *base = strrchr(data, '/');
-        char title[256];
+        char title[256], ylabel[96];
         snprintf(title, sizeof title, "kiln compare: loss on %s", base ? base + 1 : data);
-        s = kiln_plot_svg(path, title, "step", "cross-entropy loss (nats/token)", series, ns);
+        if (w > 1)
+            snprintf(ylabel, sizeof ylabel, "loss (nats/token); train: mean of %d steps", w);
+        else
+            snprintf(ylabel, sizeof ylabel, "loss (nats/token)");
+        s = kiln_plot_svg_styled(path, title, "step", ylabel, series, styles, ns);
     }
     for (int i = 0; buf && i < 4 * n; i++) free(buf[i]);
     free(buf);
     free(series);
+    free(styles);
     free(labels);
     return s;
 }
