@@ -335,7 +335,7 @@ static kiln_status train_loop(trainer *t, kiln_train_result *r) {
         if (t->loss_s && (last || (o->eval_every > 0 && step % o->eval_every == 0)))
             KILN_TRY(run_validation(t, r, step, &val));
         if (o->progress) {
-            kiln_train_progress p = {step, o->steps, loss, val, (double)tokens_per_step * step / train_s,
+            kiln_train_progress p = {step, o->steps, loss, val, train_s > 0 ? (double)tokens_per_step * step / train_s : 0,
                                      now_s() - t_start, train_s / step * (o->steps - step)};
             o->progress(o->progress_ctx, &p);
         }
