@@ -122,6 +122,62 @@ static void default_wrt(void) {
     kiln_graph_free(g);
 }
 
+/* A contraction longer than the matmul rule's split threshold (4096; an
+ * LM head's vocabulary): y = a @ b (or a @ b^T), loss = sum(y * w), so
+ * d loss / d a = w @ b^T exactly; computed here in double. The backward
+ * graph sums in chunks of 1024 partial products, so its f32 result is
+ * within a few ulp of a 1024-term sum of terms ~0.25 (|w|, |b| <= 1):
+ * rtol 1e-5 + atol 1e-5 holds, and a chunk misplaced or padded wrong is
+ * off by whole terms. */
+static void long_contraction(int trans) {
+    enum { M = 3, K = 4, N = 5000 };
+    kiln_graph *g = kiln_graph_new("long");
+    kiln_value a = tp_param(g, "a", KILN_F32, 2, DIMS(M, K));
+    kiln_value b = trans ? tp_param(g, "b", KILN_F32, 2, DIMS(N, K)) : tp_param(g, "b", KILN_F32, 2, DIMS(K, N));
+    kiln_value w = tp_input(g, "w", KILN_F32, 2, DIMS(M, N));
+    kiln_named_attr tb = kiln_a_bool("trans_b", 1);
+    kiln_value y = tp_node(g, KILN_OP_MATMUL, 2, (kiln_value[]){a, b}, trans, &tb);
+    static const int64_t all[] = {0, 1};
+    kiln_named_attr ra[2] = {kiln_a_ints("axes", 2, all), kiln_a_bool("keepdims", 0)};
+    CHECK_OK(kiln_graph_add_output(g, "loss", tp_node(g, KILN_OP_REDUCE_SUM, 1, (kiln_value[]){TP2(g, KILN_OP_MUL, y, w)}, 2, ra)));
+    const char *wrt[] = {"a"};
+    kiln_grad_options o = {"loss", wrt, 1};
+    kiln_graph *bwd = NULL;
+    CHECK_OK(kiln_autodiff(g, &o, &bwd));
+    CHECK(bwd && tp_count_op(bwd, KILN_OP_CONCAT) == 2); /* the split pads dy and b: 5000 -> 5120 */
+    static float av[M * K], bv[K * N], wv[M * N];
+    uint64_t st = 7 + (uint64_t)trans;
+    for (int i = 0; i < M * K; i++) av[i] = (float)tp_uniform(&st);
+    for (int i = 0; i < K * N; i++) bv[i] = (float)tp_uniform(&st);
+    for (int i = 0; i < M * N; i++) wv[i] = (float)tp_uniform(&st);
+    int64_t as[2] = {M, K}, bs[2] = {trans ? N : K, trans ? K : N}, ws[2] = {M, N};
+    kiln_tensor_map *wm = kiln_tensor_map_new(), *in = kiln_tensor_map_new(), *out = NULL;
+    CHECK_OK(kiln_tensor_map_put(wm, "a", kiln_tensor_view(KILN_F32, 2, as, av)));
+    CHECK_OK(kiln_tensor_map_put(wm, "b", kiln_tensor_view(KILN_F32, 2, bs, bv)));
+    CHECK_OK(kiln_tensor_map_put(in, "w", kiln_tensor_view(KILN_F32, 2, ws, wv)));
+    kiln_session *s = bwd ? gt_session(bwd, wm, dev, "long contraction") : NULL;
+    if (s) CHECK_OK(kiln_session_run(s, in, &out));
+    const kiln_tensor *ga = out ? kiln_tensor_map_get(out, "grad.a") : NULL;
+    CHECK(ga != NULL);
+    int bad = 0;
+    for (int i = 0; ga && i < M; i++)
+        for (int k = 0; k < K; k++) {
+            double want = 0;
+            for (int n = 0; n < N; n++) want += (double)wv[i * N + n] * (trans ? bv[n * K + k] : bv[k * N + n]);
+            double got = ((float *)ga->data)[i * K + k];
+            if (!(fabs(got - want) <= 1e-5 + 1e-5 * fabs(want)) && bad++ == 0)
+                fprintf(stderr, "long contraction%s [%s]: grad.a[%d][%d] = %.9g, exact %.9g\n", trans ? " trans_b" : "",
+                        dev, i, k, got, want);
+        }
+    CHECK(bad == 0);
+    kiln_tensor_map_free(out);
+    kiln_session_free(s);
+    kiln_tensor_map_free(wm);
+    kiln_tensor_map_free(in);
+    kiln_graph_free(bwd);
+    kiln_graph_free(g);
+}
+
 static void errors(void) {
     kiln_graph *g = kiln_graph_new("errs");
     kiln_value x = tp_input(g, "x", KILN_F32, 1, DIMS(3));
@@ -170,6 +226,8 @@ int main(void) {
         }
         unreachable();
         default_wrt();
+        long_contraction(0);
+        long_contraction(1);
     }
     return test_finish("test_grad_graphs");
 }
