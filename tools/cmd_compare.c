@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
@@ -202,7 +203,14 @@ static kiln_status write_plot(const char *path, const char *data, const variant 
     return s;
 }
 
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
 static int compare(const compare_args *a, variant *v, int n) {
+    double start = now_s();
     kiln_train_options o;
     kiln_train_options_default(&o);
     kiln_status s = kiln_device_parse(a->device, &o.session.device);
@@ -243,6 +251,7 @@ static int compare(const compare_args *a, variant *v, int n) {
                    (long long)v[i].result.val_tokens);
     }
     print_table(v, n);
+    printf("total wall time: %.1f s\n", now_s() - start);
     if (a->csv) {
         s = write_csv(a->csv, v, n);
         if (s) return fail_status(s);
