@@ -25,6 +25,23 @@ typedef struct gemv_ctx {
     LLVMValueRef args, M, N, K, abase, lda, bbase, ldb, cbase, ldc, add_c, bi, n0, n1;
 } gemv_ctx;
 
+/* K is summed in chunks, each chunk's partial sums added to the running
+ * total: one f32 accumulator over all of a long K (a backward matmul over a
+ * 50257-word vocabulary) rounds against an ever larger sum, about 110 ulps
+ * there; in chunks of about sqrt(K) elements (the chunk sums and their
+ * total then err alike) 11 (NN) and 2 (NT, lanes split K further), as
+ * test_gemm measures. NT steps cover a vector of K, NN steps one element.
+ * Opens the loop over chunks of [0, kend) and gives the chunk's bounds. */
+enum { K_CHUNK = 256 };
+
+static void k_chunk_begin(kiln_ir *ir, kiln_ir_loop *ko, LLVMValueRef kend, int step, LLVMValueRef *start,
+                          LLVMValueRef *end) {
+    LLVMValueRef chunk = kiln_ir_i64c(ir, K_CHUNK > step ? K_CHUNK : step);
+    kiln_ir_loop_begin(ir, ko, kiln_ir_i64c(ir, 0), kend, chunk, "k_chunk");
+    *start = ko->index;
+    *end = kiln_ir_min_i64(ir, LLVMBuildAdd(ir->b, ko->index, chunk, ""), kend);
+}
+
 /* Adds the old C if asked, runs the epilogue, stores. */
 static void finish(gemm_gen *g, const gemv_ctx *x, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col,
                    LLVMValueRef mask) {
@@ -56,13 +73,18 @@ static void nt_tile(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, LLVMValueRe
     LLVMValueRef wc = kiln_ir_i64c(ir, w);
     LLVMValueRef kfull = LLVMBuildMul(ir->b, LLVMBuildSDiv(ir->b, x->K, wc, ""), wc, "kfull");
     for (int pass = 0; pass < 2; pass++) {
-        /* pass 0: whole vectors of K; pass 1: the masked tail (at most one step). */
-        kiln_ir_loop kl;
-        LLVMValueRef end = pass ? x->K : kfull;
-        kiln_ir_loop_begin(ir, &kl, pass ? kfull : kiln_ir_i64c(ir, 0), end, wc, pass ? "k_tail" : "k");
+        /* pass 0: whole vectors of K, in chunks; pass 1: the masked tail (at most one step). */
+        kiln_ir_loop ko, kl;
+        LLVMValueRef start = kiln_ir_i64c(ir, 0), end = kfull;
+        if (!pass) {
+            k_chunk_begin(ir, &ko, kfull, w, &start, &end);
+            for (int i = 0; i < r * G; i++)
+                acc[i] = kiln_ir_loop_carry(ir, &ko, acc[i]);
+        } else start = kfull, end = x->K;
+        kiln_ir_loop_begin(ir, &kl, start, end, wc, pass ? "k_tail" : "k");
         LLVMValueRef cur[MAX_R * 16];
         for (int i = 0; i < r * G; i++)
-            cur[i] = kiln_ir_loop_carry(ir, &kl, acc[i]);
+            cur[i] = kiln_ir_loop_carry(ir, &kl, pass ? acc[i] : kiln_ir_f32c(ir, 0.0f, w));
         LLVMValueRef mask = pass ? kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, x->K, kl.index, ""), w) : NULL;
         LLVMValueRef av[MAX_R];
         for (int i = 0; i < r; i++)
@@ -73,8 +95,14 @@ static void nt_tile(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, LLVMValueRe
                 kiln_ir_loop_set_next(&kl, cur[i * G + j], kiln_ir_fma(ir, av[i], bv, cur[i * G + j]));
         }
         kiln_ir_loop_end(ir, &kl);
+        if (pass) {
+            for (int i = 0; i < r * G; i++)
+                acc[i] = cur[i];
+            continue;
+        }
         for (int i = 0; i < r * G; i++)
-            acc[i] = cur[i];
+            kiln_ir_loop_set_next(&ko, acc[i], LLVMBuildFAdd(ir->b, acc[i], cur[i], ""));
+        kiln_ir_loop_end(ir, &ko);
     }
     LLVMValueRef mask = kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, x->n1, n, ""), G);
     for (int i = 0; i < r; i++) {
@@ -94,8 +122,12 @@ static void nn_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r, int 
             full ? NULL
                  : kiln_ir_lane_mask(
                        ir, LLVMBuildSub(ir->b, x->n1, LLVMBuildAdd(ir->b, x->n0, kiln_ir_i64c(ir, v * w), ""), ""), w);
-    kiln_ir_loop kl;
-    kiln_ir_loop_begin(ir, &kl, kiln_ir_i64c(ir, 0), x->K, kiln_ir_i64c(ir, 1), "k");
+    kiln_ir_loop ko, kl;
+    LLVMValueRef kstart, kend, tot[MAX_R * 16];
+    k_chunk_begin(ir, &ko, x->K, 1, &kstart, &kend);
+    for (int i = 0; i < r * nv; i++)
+        tot[i] = kiln_ir_loop_carry(ir, &ko, kiln_ir_f32c(ir, 0.0f, w));
+    kiln_ir_loop_begin(ir, &kl, kstart, kend, kiln_ir_i64c(ir, 1), "k");
     LLVMValueRef cur[MAX_R * 16];
     for (int i = 0; i < r * nv; i++)
         cur[i] = kiln_ir_loop_carry(ir, &kl, kiln_ir_f32c(ir, 0.0f, w));
@@ -114,9 +146,12 @@ static void nn_rows(gemm_gen *g, const gemv_ctx *x, LLVMValueRef m0, int r, int 
             kiln_ir_loop_set_next(&kl, cur[i * nv + v], kiln_ir_fma(ir, as[i], bv, cur[i * nv + v]));
     }
     kiln_ir_loop_end(ir, &kl);
+    for (int i = 0; i < r * nv; i++)
+        kiln_ir_loop_set_next(&ko, tot[i], LLVMBuildFAdd(ir->b, tot[i], cur[i], ""));
+    kiln_ir_loop_end(ir, &ko);
     for (int i = 0; i < r; i++)
         for (int v = 0; v < nv; v++)
-            finish(g, x, cur[i * nv + v], LLVMBuildAdd(ir->b, m0, kiln_ir_i64c(ir, i), ""),
+            finish(g, x, tot[i * nv + v], LLVMBuildAdd(ir->b, m0, kiln_ir_i64c(ir, i), ""),
                    LLVMBuildAdd(ir->b, x->n0, kiln_ir_i64c(ir, v * w), ""), mask[v]);
 }
 

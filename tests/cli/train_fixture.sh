@@ -7,8 +7,8 @@
 # has: ref, cpu and vulkan (lavapipe here, with the validation layer; skipped
 # without a Vulkan device unless KILN_REQUIRE_VULKAN=1). The comparison and
 # its tolerances (issue 7's) are in tests/tools/train_fixture_check.py.
-# As of this test's writing cpu and vulkan miss by one element of 1.6M: the
-# f32 accumulation along K = 50257 in their matmuls (docs/training.md).
+# It caught the cpu and vulkan matmuls summing K = 50257 in one f32 running
+# total (docs/training.md).
 source "$(dirname "$0")/lib.bash"
 CHECK="$KILN_SOURCE_DIR/tests/tools/train_fixture_check.py"
 G="$FIX/gpt2-tiny"

@@ -48,13 +48,19 @@ void main() {
                     Bs[k * SB + n] = (gn < N && gk < K) ? mm_b(gk, gn) : ACC_T(0);
                 }
                 barrier();
+                // each tile's products are summed apart and then added: one
+                // running sum over a long K (50257 in a vocabulary-sized
+                // backward matmul) would lose about K ulps, this K / BK + BK
+                ACC_T part[TM * TN];
+                for (uint i = 0u; i < TM * TN; i++) part[i] = ACC_T(0);
                 for (uint k = 0u; k < BK; k++) {
                     ACC_T ra[TM], rb[TN];
                     for (uint i = 0u; i < TM; i++) ra[i] = As[k * SA + ty + i * WM];
                     for (uint j = 0u; j < TN; j++) rb[j] = Bs[k * SB + tx + j * WN];
                     for (uint i = 0u; i < TM; i++)
-                        for (uint j = 0u; j < TN; j++) acc[i * TN + j] += ra[i] * rb[j];
+                        for (uint j = 0u; j < TN; j++) part[i * TN + j] += ra[i] * rb[j];
                 }
+                for (uint i = 0u; i < TM * TN; i++) acc[i] += part[i];
                 barrier();
             }
             for (uint i = 0u; i < TM; i++) {
@@ -73,6 +79,7 @@ void main() {
 // share each of GM_COLS output columns, splitting K; partial sums meet in
 // shared memory. B is read once, along K when its K stride is 1.
 shared ACC_T gm_part[GM_COLS * GM_TPC * GM_ROWS];
+#define GM_KCHUNK 64u
 
 void main() {
     const uint t = gl_LocalInvocationID.x;
@@ -85,11 +92,20 @@ void main() {
             const IDX n = tile * IDX(GM_COLS) + IDX(col);
             ACC_T acc[GM_ROWS];
             for (uint r = 0u; r < GM_ROWS; r++) acc[r] = ACC_T(0);
+            // K in chunks of GM_KCHUNK steps per lane, each summed apart
+            // (accuracy over a long K, as in the tiled form)
+            const IDX chunk = IDX(GM_TPC * GM_KCHUNK);
             if (n < N)
-                for (IDX k = IDX(lane); k < K; k += IDX(GM_TPC)) {
-                    ACC_T b = mm_b(k, n);
-                    for (uint r = 0u; r < GM_ROWS; r++)
-                        if (IDX(r) < M) acc[r] += mm_a(IDX(r), k) * b;
+                for (IDX k0 = IDX(lane); k0 < K; k0 += chunk) {
+                    ACC_T part[GM_ROWS];
+                    for (uint r = 0u; r < GM_ROWS; r++) part[r] = ACC_T(0);
+                    const IDX kend = K - k0 < chunk ? K : k0 + chunk;
+                    for (IDX k = k0; k < kend; k += IDX(GM_TPC)) {
+                        ACC_T b = mm_b(k, n);
+                        for (uint r = 0u; r < GM_ROWS; r++)
+                            if (IDX(r) < M) part[r] += mm_a(IDX(r), k) * b;
+                    }
+                    for (uint r = 0u; r < GM_ROWS; r++) acc[r] += part[r];
                 }
             for (uint r = 0u; r < GM_ROWS; r++) gm_part[(r * GM_COLS + col) * GM_TPC + lane] = acc[r];
             barrier();
