@@ -221,11 +221,14 @@ static kiln_status add_source(kiln_graph *g, kiln_op op, const char *name, kiln_
                               kiln_value *out) {
     if ((unsigned)dtype >= KILN_DTYPE_COUNT) return kiln_error(KILN_ERR_TYPE, "invalid dtype for '%s'", name);
     KILN_TRY(check_shape(g, kiln_op_name(op), name, shape));
+    /* shape may point into this graph's nodes, which push_node may move
+     * (a caller copying another node's shape) */
+    const kiln_shape copy = *shape;
     kiln_node *n = push_node(g);
     if (!n) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     n->op = op;
     n->dtype = dtype;
-    n->shape = *shape;
+    n->shape = copy;
     n->name = kiln_graph_intern(g, name);
     if (!n->name) return kiln_error(KILN_ERR_NOMEM, "out of memory");
     g->nnodes++;

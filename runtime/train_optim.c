@@ -138,12 +138,12 @@ kiln_status train_append_optimizer(const kiln_graph *src, const char *const *nam
     kiln_shape one = {1, {1}};
     kiln_value lr = add_input(&b, "train.lr", &one), t = add_input(&b, "train.step", &one);
     for (int i = 0; i < n && !b.s; i++) {
-        const kiln_shape *shape = &kiln_graph_node(b.g, pv[i])->shape;
+        const kiln_shape shape = kiln_graph_node(b.g, pv[i])->shape; /* a copy: adding inputs moves the nodes */
         char name[TRAIN_KEY_CAP];
         train_key(name, "adam.m.", names[i]);
-        mv[i] = add_input(&b, name, shape);
+        mv[i] = add_input(&b, name, &shape);
         train_key(name, "adam.v.", names[i]);
-        vv[i] = add_input(&b, name, shape);
+        vv[i] = add_input(&b, name, &shape);
     }
     /* global norm before clipping */
     kiln_value *sums = calloc((size_t)(n ? n : 1), sizeof *sums);
