@@ -122,13 +122,12 @@ static void default_wrt(void) {
     kiln_graph_free(g);
 }
 
-/* A contraction longer than the matmul rule's split threshold (4096; an
- * LM head's vocabulary): y = a @ b (or a @ b^T), loss = sum(y * w), so
- * d loss / d a = w @ b^T exactly; computed here in double. The backward
- * graph sums in chunks of 1024 partial products, so its f32 result is
- * within a few ulp of a 1024-term sum of terms ~0.25 (|w|, |b| <= 1):
- * rtol 1e-5 + atol 1e-5 holds, and a chunk misplaced or padded wrong is
- * off by whole terms. */
+/* A long contraction (an LM head's vocabulary): y = a @ b (or a @ b^T),
+ * loss = sum(y * w), so d loss / d a = w @ b^T exactly, computed here in
+ * double. The backends sum a long K in chunks (cpu and vulkan since the
+ * gpt2-tiny training fixture; a single f32 running total over 50257 terms
+ * put one AdamW weight over tolerance), so the f32 result is within a few
+ * ulp of terms ~0.25 summed 256 at a time: rtol 1e-5 + atol 1e-5 holds. */
 static void long_contraction(int trans) {
     enum { M = 3, K = 4, N = 5000 };
     kiln_graph *g = kiln_graph_new("long");
@@ -144,7 +143,6 @@ static void long_contraction(int trans) {
     kiln_grad_options o = {"loss", wrt, 1};
     kiln_graph *bwd = NULL;
     CHECK_OK(kiln_autodiff(g, &o, &bwd));
-    CHECK(bwd && tp_count_op(bwd, KILN_OP_CONCAT) == 2); /* the split pads dy and b: 5000 -> 5120 */
     static float av[M * K], bv[K * N], wv[M * N];
     uint64_t st = 7 + (uint64_t)trans;
     for (int i = 0; i < M * K; i++) av[i] = (float)tp_uniform(&st);
