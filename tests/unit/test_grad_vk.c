@@ -1,3 +1,4 @@
+/* ctest-label: slow (Vulkan with validation under ASan takes minutes; the normal run covers it) */
 /* Gradient checks on Vulkan (lavapipe in CI) with the validation layer on:
  * every op case of test_grad_cases.h, the backward graphs compiled
  * through fusion, memory planning and GLSL like any graph, and the GPT-2
