@@ -133,6 +133,19 @@ static kiln_status from_path(const kiln_model *m, const char *path, kiln_tokeniz
     return from_llama2c(m, path, out, add_bos);
 }
 
+/* No tokenizer file: a model with at least 256 tokens and no files of its
+ * own reads text as bytes (as kiln train does); a smaller one has none. */
+static kiln_status bytes_or_none(const kiln_model *m, const char *dir, kiln_tokenizer **out) {
+    int64_t vocab = 0;
+    if (kiln_generation_config_int(m, "vocab_size", &vocab) && vocab >= 256 && vocab <= INT32_MAX &&
+        strcmp(m->format ? m->format : "", "huggingface") != 0)
+        return kiln_tokenizer_bytes((int32_t)vocab, out);
+    if (!dir) return kiln_error(KILN_ERR_NOT_FOUND, "%s: no tokenizer found (the model names no folder to look in)", m->path);
+    return kiln_error(KILN_ERR_NOT_FOUND,
+                      "%s: no tokenizer found (looked for vocab.json + merges.txt and encoder.json + vocab.bpe in %s)",
+                      m->path, dir);
+}
+
 kiln_status kiln_tokenizer_for_model(const kiln_model *m, const char *path, kiln_tokenizer **out, int *add_bos) {
     *out = NULL;
     int bos_dummy;
@@ -159,12 +172,9 @@ kiln_status kiln_tokenizer_for_model(const kiln_model *m, const char *path, kiln
     const char *where = strcmp(format, "huggingface") == 0 ? m->path : NULL;
     if (where) snprintf(dir, sizeof dir, "%s", where);
     else if (m->weights_path) dir_of(m->weights_path, dir, sizeof dir);
-    else return kiln_error(KILN_ERR_NOT_FOUND, "%s: no tokenizer found (the model names no folder to look in)", m->path);
+    else return bytes_or_none(m, NULL, out);
     int found = 0;
     KILN_TRY(gpt2_from_dir(dir, out, &found));
-    if (!found)
-        return kiln_error(KILN_ERR_NOT_FOUND,
-                          "%s: no tokenizer found (looked for vocab.json + merges.txt and encoder.json + vocab.bpe in %s)",
-                          m->path, dir);
-    return KILN_OK;
+    if (found) return KILN_OK;
+    return bytes_or_none(m, dir, out);
 }

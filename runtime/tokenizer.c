@@ -144,6 +144,8 @@ kiln_status kiln_tokenizer_encode(const kiln_tokenizer *t, const char *text, siz
     if (t->kind == KILN_TOKENIZER_GPT2) {
         if (add_bos) s = tok_push(&out, &n, &cap, t->bos);
         if (!s) s = tok_gpt2_encode(t, text, len, &out, &n, &cap);
+    } else if (t->kind == KILN_TOKENIZER_BYTES) {
+        for (size_t i = 0; !s && i < len; i++) s = tok_push(&out, &n, &cap, (unsigned char)text[i]);
     } else {
         /* BOS takes part in llama2.c's merge loop, so the encoder adds it. */
         s = tok_llama_encode(t, text, len, add_bos, &out, &n, &cap);
@@ -182,6 +184,29 @@ kiln_status kiln_tokenizer_decode(const kiln_tokenizer *t, int32_t prev, int32_t
     }
     *bytes = p;
     *len = n;
+    return KILN_OK;
+}
+
+kiln_status kiln_tokenizer_bytes(int32_t n_vocab, kiln_tokenizer **out) {
+    *out = NULL;
+    if (n_vocab < 256)
+        return kiln_error(KILN_ERR_INVALID, "a byte-level tokenizer needs 256 tokens or more, the model has %d", n_vocab);
+    kiln_tokenizer *t = NULL;
+    KILN_TRY(tok_new(KILN_TOKENIZER_BYTES, n_vocab, &t));
+    kiln_status s = KILN_OK;
+    for (int b = 0; b < 256 && !s; b++) {
+        char c = (char)b;
+        size_t off = 0;
+        s = tok_arena_add(t, &c, 1, &off);
+        t->piece_off[b] = t->out_off[b] = off;
+        t->piece_len[b] = t->out_len[b] = 1;
+        t->byte_token[b] = b;
+    }
+    if (s) {
+        kiln_tokenizer_free(t);
+        return s;
+    }
+    *out = t;
     return KILN_OK;
 }
 

@@ -85,7 +85,7 @@ kiln_status train_data_load_text(const kiln_model *m, const char *path, const ch
             s = kiln_error_wrap(s, "%s: the model has %lld tokens, too few to read the text as bytes; name a tokenizer",
                                 path, (long long)vocab);
     } else {
-        d->source = "tokenizer";
+        d->source = kiln_tokenizer_get_kind(tok) == KILN_TOKENIZER_BYTES ? "bytes" : "tokenizer";
         size_t n = 0;
         s = kiln_tokenizer_encode(tok, text, len, 0, 0, &d->tokens, &n);
         if (s) s = kiln_error_wrap(s, "%s: tokenizing", path);

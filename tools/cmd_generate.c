@@ -177,6 +177,9 @@ static int generate(const gen_args *a, const kiln_model *m) {
             kiln_status_free(s);
             return 1;
         }
+        if (kiln_tokenizer_get_kind(tok) == KILN_TOKENIZER_BYTES)
+            fprintf(stderr, "kiln: %s has no tokenizer: text is read and written as bytes (a byte-level model)\n",
+                    m->path ? m->path : m->name);
     }
     kiln_generator *g = NULL;
     int32_t stop[16];

@@ -28,7 +28,12 @@ typedef struct kiln_tokenizer kiln_tokenizer;
 typedef enum kiln_tokenizer_kind {
     KILN_TOKENIZER_GPT2,  /* byte-level BPE, merges by rank */
     KILN_TOKENIZER_LLAMA, /* score-based BPE with byte fallback (llama2.c run.c) */
+    KILN_TOKENIZER_BYTES, /* byte-level models: token i is byte i (ids 256.. decode to nothing) */
 } kiln_tokenizer_kind;
+
+/* The tokenizer of a byte-level model with n_vocab >= 256 tokens: text is
+ * its bytes; no BOS or EOS. */
+kiln_status kiln_tokenizer_bytes(int32_t n_vocab, kiln_tokenizer **out);
 
 /* GPT-2 from encoder.json ({"token": id, ...}) and vocab.bpe (optional
  * "#version" line, then one "left right" merge per line, in rank order).

@@ -46,6 +46,21 @@ save_file({"input_ids": ids}, sys.argv[1])
 EOF
 "$KILN" run "${TINY[@]}" --weights "$TMP/ck.st" --inputs "$TMP/batch.st" --out "$TMP/logits.st" --device ref 2>/dev/null \
   || fail "kiln run with the checkpoint failed"
+# kiln generate with the checkpoint: a byte-level model without tokenizer
+# files reads the prompt as bytes and prints the bytes of the ids it
+# generates ("To be" is bytes 84 111 32 98 101), saying so on stderr
+"$KILN" generate "${TINY[@]}" --weights "$TMP/ck.st" --prompt "To be" -n 20 --device ref >"$TMP/gen.txt" 2>"$TMP/gen.err" \
+  || fail "kiln generate with the checkpoint failed"
+grep -q "read and written as bytes" "$TMP/gen.err" || fail "no note that the text is bytes"
+"$KILN" generate "${TINY[@]}" --weights "$TMP/ck.st" --prompt-ids 84,111,32,98,101 --ids -n 20 --device ref \
+  >"$TMP/gen.ids" 2>/dev/null || fail "kiln generate --ids with the checkpoint failed"
+python3 - "$TMP/gen.txt" "$TMP/gen.ids" <<'EOF2' || fail "generated text is not the prompt then the bytes of the generated ids"
+import sys
+text = open(sys.argv[1], "rb").read()
+ids = [int(t) for t in open(sys.argv[2]).read().split()]
+assert len(ids) == 15, ids  # -n counts the 5 prompt tokens
+assert text.rstrip(b"\n") == (b"To be" + bytes(ids)).rstrip(b"\n"), (text, ids)
+EOF2
 "$KILN" train "${TINY[@]}" --weights "$TMP/ck.st" --tokens "$TMP/batch.st" --steps 1 --device ref --quiet \
   --grads-out "$TMP/g.st" || fail "training from the checkpoint failed"
 python3 - "$TMP/logits.st" "$TMP/batch.st" "$TMP/g.st" <<'EOF' || fail "checkpoint round trip: losses differ"
