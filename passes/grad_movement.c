@@ -108,10 +108,39 @@ static kiln_value wrap_indices(kiln_grad_ctx *c, kiln_value idx, kiln_dim size) 
     return g_where(c, g_bin(c, KILN_OP_LT, idx, zero), g_add(c, idx, g_dim_value(c, size, it)), idx);
 }
 
+/* A table of at least this many rows takes the deduplicated form below:
+ * a step looks up far fewer ids than a vocabulary holds (GPT-2: 50257). */
+enum { DEDUP_MIN_ROWS = 4096 };
+
+/* d table [V, Q] for n lookups idx [1, n] (wrapped) of adjoint gy2 [n, Q],
+ * without the V x n x Q product of the one-hot form:
+ *   same [n, n] = (idx_i == idx_j), dsum = same @ gy2: each lookup's row
+ *     gets the sum over every lookup of its id (n x n x Q);
+ *   last [V] = the last lookup i of each id, -1 for none: a max over the
+ *     V x n tests, in t (exact for n < 2^24 in f32);
+ *   d table[v] = dsum[last[v]] where last[v] >= 0, else 0.
+ * Each sum still runs over all n lookups in order, as the one-hot product
+ * does. Cheaper while n < V. */
+static kiln_value scatter_dedup(kiln_grad_ctx *c, kiln_value idx, kiln_value gy2, kiln_dim V, kiln_dim n) {
+    kiln_dtype t = gnode(c, gy2)->dtype, it = gnode(c, idx)->dtype;
+    kiln_dim ncol[2] = {n, 1}, vcol[2] = {V, 1}, nrow[2] = {1, n};
+    kiln_value same = g_cast(c, g_bin(c, KILN_OP_EQ, g_reshape(c, idx, 2, ncol), idx), t);
+    kiln_value dsum = g_matmul(c, same, gy2, 0);
+    kiln_value hot = g_bin(c, KILN_OP_EQ, g_iota(c, 2, vcol, 0, 0, it), idx);
+    kiln_value at = g_where(c, hot, g_iota(c, 2, nrow, 1, 0, t), g_scalar(c, t, -1.0));
+    kiln_value last = g_reduce_last(c, KILN_OP_REDUCE_MAX, at); /* [V, 1] */
+    kiln_value hit = g_bin(c, KILN_OP_GE, last, g_scalar(c, t, 0.0));
+    kiln_named_attr ax0 = kiln_a_int("axis", 0);
+    kiln_value rows[2] = {dsum, g_reshape(c, g_cast(c, last, KILN_I64), 1, &V)};
+    kiln_value picked = g_op(c, KILN_OP_GATHER, 2, rows, 1, &ax0); /* -1 reads the last row; masked below */
+    return g_where(c, hit, picked, g_scalar(c, t, 0.0));
+}
+
 /* gather(table [pre.., V, post..], idx [I..]) -> [pre.., I.., post..]:
  * hot [V, n] = (iota == idx) over the n = |I| lookups, and
  * d table = hot @ gy viewed as [P, n, Q] -> [P, V, Q]. Repeated indices
- * add up, which is the scatter-add the rule needs. */
+ * add up, which is the scatter-add the rule needs. A large table read
+ * along its first axis (an embedding) takes scatter_dedup instead. */
 kiln_status grad_gather(kiln_grad_ctx *c) {
     int axis = (int)gnode(c, c->y)->attrs[0].i;
     kiln_shape xs = gnode(c, c->x[0])->shape, is = gnode(c, c->x[1])->shape;
@@ -124,14 +153,16 @@ kiln_status grad_gather(kiln_grad_ctx *c) {
         return g_fail(c, KILN_ERR_LIMIT, "symbolic dimension too complex");
     kiln_dim flat[2] = {1, n}, col[2] = {V, 1}, g3[3] = {P, n, Q};
     kiln_value idx = g_reshape(c, wrap_indices(c, c->x[1], V), 2, flat);
-    kiln_value hot = g_cast(c, g_bin(c, KILN_OP_EQ, g_iota(c, 2, col, 0, 0, it), idx), t);
+    int single = kiln_dim_is_const(P) && P == 1;
+    int dedup = single && kiln_dim_is_const(V) && V >= DEDUP_MIN_ROWS && !(kiln_dim_is_const(n) && n >= V);
+    kiln_dim g2[2] = {n, Q}, h3[3] = {1, V, n};
     kiln_value sum;
-    if (kiln_dim_is_const(P) && P == 1) {
-        kiln_dim g2[2] = {n, Q};
-        sum = g_matmul(c, hot, g_reshape(c, c->gy, 2, g2), 0);
-    } else { /* [V, n] broadcast over P */
-        kiln_dim h3[3] = {1, V, n};
-        sum = g_matmul(c, g_reshape(c, hot, 3, h3), g_reshape(c, c->gy, 3, g3), 0);
+    if (dedup) {
+        sum = scatter_dedup(c, idx, g_reshape(c, c->gy, 2, g2), V, n);
+    } else {
+        kiln_value hot = g_cast(c, g_bin(c, KILN_OP_EQ, g_iota(c, 2, col, 0, 0, it), idx), t);
+        if (single) sum = g_matmul(c, hot, g_reshape(c, c->gy, 2, g2), 0);
+        else sum = g_matmul(c, g_reshape(c, hot, 3, h3), g_reshape(c, c->gy, 3, g3), 0); /* [V, n] broadcast over P */
     }
     c->gx[0] = g_reshape_like(c, sum, &xs);
     return c->s;
