@@ -33,8 +33,7 @@ static kiln_status accumulate(kiln_graph *g, kiln_value *adj, kiln_value to, kil
         adj[to] = v;
         return KILN_OK;
     }
-    kiln_value in[2] = {adj[to], v};
-    return kiln_build(g, KILN_OP_ADD, 2, in, 0, NULL, &adj[to]);
+    return grad_accumulate(g, adj[to], v, &adj[to]);
 }
 
 /* One node's rule; its adjoints checked against its inputs' types. */

@@ -36,6 +36,9 @@ struct kiln_grad_ctx {
  * receive adjoints. */
 kiln_status grad_sweep(kiln_graph *g, kiln_value lo, kiln_value hi, kiln_value seed, const unsigned char *req,
                        kiln_value *adj);
+/* *out = a + b, two adjoints of one value (grad_accumulate.c): zero-padded
+ * concats along one axis (a split's slices) are summed piece by piece. */
+kiln_status grad_accumulate(kiln_graph *g, kiln_value a, kiln_value b, kiln_value *out);
 /* req[v] for v in lo..hi from the inputs' req (values below lo given):
  * set where the node is float, differentiable and has an input with req. */
 void grad_mark_required(const kiln_graph *g, kiln_value lo, kiln_value hi, unsigned char *req);

@@ -204,6 +204,20 @@ static void test_movement(void) {
         gt_check(&t, gt_op(&t, KILN_OP_SLICE, 1, &x, 4, sa), dev, H, RTOL, ATOL);
     }
 
+    /* slices of one x whose padded adjoints autodiff sums piece by piece
+     * (grad_accumulate.c): overlapping (cols 3), a gap (cols 0 and 7 of the
+     * first three get nothing) and an exact split (0:3, 3:8) */
+    gt_begin(&t, "slices summed", NULL);
+    x = gt_param(&t, "x", 2, DIMS(3, 8), -1, 1);
+    static const int64_t cuts[][2] = {{6, 7}, {1, 4}, {3, 6}, {0, 3}, {3, 8}};
+    kiln_value parts[5];
+    for (int i = 0; i < 5; i++) {
+        kiln_named_attr sa[3] = {kiln_a_int("axis", 1), kiln_a_dim("start", cuts[i][0]), kiln_a_dim("end", cuts[i][1])};
+        parts[i] = gt_op(&t, KILN_OP_SLICE, 1, &x, 3, sa);
+    }
+    kiln_named_attr pa = kiln_a_int("axis", 1);
+    gt_check(&t, gt_op(&t, KILN_OP_CONCAT, 5, parts, 1, &pa), dev, H, RTOL, ATOL);
+
     gt_begin(&t, "concat", NULL); /* one input twice */
     x = gt_param(&t, "x", 2, DIMS(3, 2), -1, 1);
     kiln_value y = gt_param(&t, "y", 2, DIMS(3, 3), -1, 1);
