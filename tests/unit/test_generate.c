@@ -1,3 +1,4 @@
+/* ctest-label: slow (200-token generations on every device: over 10 minutes under ASan; cli.generate and test_generate_cache cover the same paths there) */
 /* Greedy generation against outputs made by other programs, on every
  * device in $KILN_TEST_DEVICES (default ref):
  *   - stories260K (.bin and .gguf), prompt "Once upon a time", 200 tokens:
