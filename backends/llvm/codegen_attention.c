@@ -165,6 +165,18 @@ static LLVMValueRef block_scores(cg *c, att *a) {
     LLVMValueRef d[KB_MAX];
     for (int j = 0; j < a->kb; j++) d[j] = LLVMBuildLoad2(B, vt, a->dot[j], "");
     if (a->wd >= a->kb && a->wd > 1) return kiln_ir_hsum_many(ir, d, a->kb);
+    if (a->wd >= 4 && a->kb % a->wd == 0) { /* groups of wd vectors, their scores concatenated */
+        LLVMValueRef g[KB_MAX];
+        int n = a->kb / a->wd, w = a->wd;
+        for (int i = 0; i < n; i++) g[i] = kiln_ir_hsum_many(ir, d + i * w, w);
+        for (; n > 1; n /= 2, w *= 2) {
+            LLVMValueRef idx[KB_MAX];
+            for (int i = 0; i < 2 * w; i++) idx[i] = kiln_ir_i32c(ir, i);
+            for (int i = 0; i < n / 2; i++)
+                g[i] = LLVMBuildShuffleVector(B, g[2 * i], g[2 * i + 1], LLVMConstVector(idx, (unsigned)(2 * w)), "");
+        }
+        return g[0];
+    }
     LLVMValueRef s = LLVMGetPoison(kiln_ir_vec_t(ir, ir->f32, a->kb));
     for (int j = 0; j < a->kb; j++) {
         LLVMValueRef x = a->wd > 1 ? cg_hreduce(ir, CG_RADD, 1, d[j]) : d[j];
@@ -233,7 +245,11 @@ LLVMValueRef cg_emit_attention(cg *c, const char *name) {
     memset(&a, 0, sizeof a);
     a.wd = cg_lane_width(c, q->extent[3]);
     a.wv = cg_lane_width(c, vv->extent[3]);
+    /* keys per block: a full vector of scores (small heads reduce several
+     * groups of dot products; the weights' exp then runs on full vectors) */
+    int lanes_f32 = kiln_llvm_target_f32_lanes(ir->target);
     a.kb = a.wd >= 4 ? a.wd : 4;
+    if (a.wd >= 4 && a.kb < lanes_f32) a.kb = lanes_f32;
     if (a.kb > KB_MAX) a.kb = KB_MAX;
     int64_t cD, cDv;
     int on_stack = const_dim(k, q->extent[3], &cD) && const_dim(k, vv->extent[3], &cDv) && cD <= CG_ATT_STACK_MAX &&

@@ -70,8 +70,28 @@ static kiln_status place_carries(kiln_cpu_exec *e, const int64_t *symvals, void 
     return KILN_OK;
 }
 
+/* The largest value and its first index (NaN never): a max the compiler
+ * vectorizes, then the first index holding it. */
+static int arg_max(const float *row, int64_t n, int32_t *ids, float *vals) {
+    float acc[8] = {-INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY, -INFINITY};
+    int64_t i8 = n & ~(int64_t)7;
+    for (int64_t i = 0; i < i8; i += 8)
+        for (int j = 0; j < 8; j++) acc[j] = row[i + j] > acc[j] ? row[i + j] : acc[j];
+    float m = -INFINITY;
+    for (int j = 0; j < 8; j++) m = acc[j] > m ? acc[j] : m;
+    for (int64_t i = i8; i < n; i++) m = row[i] > m ? row[i] : m;
+    for (int64_t i = 0; i < n; i++)
+        if (row[i] == m) {
+            ids[0] = (int32_t)i;
+            vals[0] = m;
+            return 1;
+        }
+    return 0; /* all NaN */
+}
+
 /* The k largest values (descending, lower id first on ties, NaN never). */
 static int top_k(const float *row, int64_t n, int k, int32_t *ids, float *vals) {
+    if (k == 1) return arg_max(row, n, ids, vals);
     int count = 0;
     for (int64_t i = 0; i < n; i++) {
         float v = row[i];
