@@ -1,13 +1,20 @@
 /* The quantized MATMUL fast path's code (codegen_qmatmul.h has the plan).
  *
- * _qmv, NT layout: a tile is NC weight rows (output columns) against r <=
- * MR rows of A. Per block of K, each weight row's groups of 32 are decoded
- * once into registers and multiplied into r x NC accumulators (one vector
- * each, the 32 weights taken as 32/w vector pieces), so a weight byte is
- * read once per r rows of A. The NC accumulators of a row are folded into
- * one <NC x float> (kiln_ir_hsum_many) that the epilogue sees with lanes
- * along N, as in the GEMM's streaming path. Columns past N repeat row N-1
- * and are masked off at the store.
+ * _qmv, NT layout: a unit is ncu weight rows (output columns; one f32
+ * vector's worth, at most CGQ_NT_UNIT) at fixed steps from its first. A
+ * tile is nc of those rows against r <= MR rows of A: nc = ncu for one row
+ * (decode), NC for taller runs (r x NC accumulators fit the registers).
+ * Per block of K, each weight row's groups of 32 are decoded once into
+ * registers and multiplied into r x nc accumulators (one vector each, the
+ * 32 weights taken as 32/w vector pieces), so a weight byte is read once
+ * per r rows of A. The nc accumulators of a row are folded into one
+ * <nc x float> (kiln_ir_hsum_many) that the epilogue sees with lanes along
+ * N, as in the GEMM's streaming path: for decode one full vector, so the
+ * fold, the epilogue and the store run once per ncu outputs (with NC = 4
+ * they ran four times as often and the kernels lost to the f32 GEMV on
+ * small models). If N ends inside the last unit, that unit starts at
+ * N - ncu and masks off the columns the unit before wrote. K and the row
+ * length are constants when the kernel's dims are.
  * _qmv, NN layout: a task owns one block of columns; per k, the block of
  * weight row k is decoded and A[m, k] broadcast into it (axpy form).
  * _qdeq: decodes whole groups into the dense chunk, vector stores.
@@ -27,7 +34,7 @@
 #define GARG(field, type) \
     kiln_ir_load_field(ir, g->args, offsetof(cg_qmm_args, mm) + offsetof(cg_mm_args, g) + offsetof(kiln_gemm_args, field), type, #field)
 
-enum { NC = 4, MAX_MR = 4 };
+enum { NC = 4, MAX_MR = 4, MAX_NCU = CGQ_NT_UNIT };
 enum { CTX_ARGS, CTX_PER, CTX_TOTAL, CTX_N }; /* 8-byte slots of an entry's ctx */
 
 typedef struct qgen {
@@ -39,6 +46,7 @@ typedef struct qgen {
     int bs, ts, groups; /* block size, bytes per block, groups of 32 per block */
     int w;              /* f32 lanes */
     int mr;             /* rows of A per tile */
+    int ncu;            /* NT: weight rows (output columns) per unit: one vector of them */
     /* loaded in the task function being emitted */
     LLVMValueRef args, M, N, K, A, lda, C, ldc, Q, rb;
 } qgen;
@@ -67,17 +75,29 @@ static void finish(qgen *g, LLVMValueRef v, LLVMValueRef row, LLVMValueRef col, 
     kiln_ir_store_f32(ir, v, g->C, LLVMBuildAdd(B, LLVMBuildMul(B, row, g->ldc, ""), col, ""), mask, 4);
 }
 
+/* The value of kernel dim slot `slot` when it is a constant, else -1. */
+static int64_t const_dim(const kiln_kernel *k, int32_t slot) {
+    return kiln_dim_is_const(k->dims[slot]) && k->dims[slot] >= 0 ? (int64_t)k->dims[slot] : -1;
+}
+
 static void load_common(qgen *g) {
     kiln_ir *ir = g->ir;
+    const kiln_kernel *k = g->k;
+    int R = k->out_rank;
     g->M = GARG(m, ir->i64);
     g->N = GARG(n, ir->i64);
-    g->K = GARG(k, ir->i64);
+    /* K and the row length as constants when the kernel's dims are: the
+     * block loop then has a known trip count and the weight rows of a tile
+     * sit at constant offsets from its first (the launcher checks the run
+     * agrees: K from the same dim, row_bytes from qcols) */
+    int64_t kc = const_dim(k, k->views[KILN_KV_A].extent[R - 1]), qc = const_dim(k, k->views[KILN_KV_B].qcols);
+    g->K = kc >= 0 ? kiln_ir_i64c(ir, kc) : GARG(k, ir->i64);
     g->A = GARG(a, ir->ptr);
     g->lda = GARG(lda, ir->i64);
     g->C = GARG(c, ir->ptr);
     g->ldc = GARG(ldc, ir->i64);
     g->Q = QARG(q, ir->ptr);
-    g->rb = QARG(row_bytes, ir->i64);
+    g->rb = qc > 0 && qc % g->bs == 0 ? kiln_ir_i64c(ir, qc / g->bs * g->ts) : QARG(row_bytes, ir->i64);
 }
 
 static int const_one(const kiln_kernel *k, int32_t slot) { return kiln_dim_is_const(k->dims[slot]) && k->dims[slot] == 1; }
@@ -93,8 +113,9 @@ int cgq_layout(const kiln_kernel *k) {
 
 /* ---- tiles ---- */
 
-/* NT: rows [m0, m0 + r) of A against the NC weight rows at rowp[], column n. */
-static void nt_tile(qgen *g, LLVMValueRef m0, int r, LLVMValueRef n, LLVMValueRef *rowp) {
+/* NT: rows [m0, m0 + r) of A against the nc weight rows at rowp[] (output
+ * columns n ..), stored under mask (NULL: all nc columns). */
+static void nt_tile(qgen *g, LLVMValueRef m0, int r, LLVMValueRef n, LLVMValueRef *rowp, int nc, LLVMValueRef mask) {
     kiln_ir *ir = g->ir;
     int w = g->w, np = 32 / w;
     LLVMValueRef arow[MAX_MR];
@@ -103,31 +124,59 @@ static void nt_tile(qgen *g, LLVMValueRef m0, int r, LLVMValueRef n, LLVMValueRe
     kiln_ir_loop bl;
     LLVMValueRef nblk = LLVMBuildSDiv(B, g->K, kiln_ir_i64c(ir, g->bs), "nblk");
     kiln_ir_loop_begin(ir, &bl, kiln_ir_i64c(ir, 0), nblk, kiln_ir_i64c(ir, 1), "blk");
-    LLVMValueRef acc[MAX_MR * NC];
-    for (int i = 0; i < r * NC; i++) acc[i] = kiln_ir_loop_carry(ir, &bl, kiln_ir_f32c(ir, 0.0f, w));
-    LLVMValueRef cur[MAX_MR * NC];
+    LLVMValueRef acc[MAX_MR * MAX_NCU];
+    for (int i = 0; i < r * nc; i++) acc[i] = kiln_ir_loop_carry(ir, &bl, kiln_ir_f32c(ir, 0.0f, w));
+    LLVMValueRef cur[MAX_MR * MAX_NCU];
     memcpy(cur, acc, sizeof cur);
     LLVMValueRef boff = LLVMBuildMul(B, bl.index, kiln_ir_i64c(ir, g->ts), "boff");
     LLVMValueRef kb = LLVMBuildMul(B, bl.index, kiln_ir_i64c(ir, g->bs), "kb");
-    LLVMValueRef blk[NC];
-    for (int j = 0; j < NC; j++) blk[j] = byte_gep(ir, rowp[j], boff);
+    LLVMValueRef blk[MAX_NCU];
+    for (int j = 0; j < nc; j++) blk[j] = byte_gep(ir, rowp[j], boff);
     for (int q = 0; q < g->groups; q++) {
         LLVMValueRef a32[MAX_MR];
         LLVMValueRef kq = LLVMBuildAdd(B, kb, kiln_ir_i64c(ir, 32 * q), "");
         for (int i = 0; i < r; i++) a32[i] = kiln_ir_load_f32(ir, arow[i], kq, 32, NULL, 4);
-        for (int j = 0; j < NC; j++) {
+        for (int j = 0; j < nc; j++) {
             LLVMValueRef wv = cgq_decode32(ir, g->qtype, blk[j], q);
             for (int p = 0; p < np; p++) {
                 LLVMValueRef wp = cgq_piece(ir, wv, p, w);
-                for (int i = 0; i < r; i++) cur[i * NC + j] = kiln_ir_fma(ir, wp, cgq_piece(ir, a32[i], p, w), cur[i * NC + j]);
+                for (int i = 0; i < r; i++) cur[i * nc + j] = kiln_ir_fma(ir, wp, cgq_piece(ir, a32[i], p, w), cur[i * nc + j]);
             }
         }
     }
-    for (int i = 0; i < r * NC; i++) kiln_ir_loop_set_next(&bl, acc[i], cur[i]);
+    for (int i = 0; i < r * nc; i++) kiln_ir_loop_set_next(&bl, acc[i], cur[i]);
     kiln_ir_loop_end(ir, &bl);
-    LLVMValueRef mask = kiln_ir_lane_mask(ir, LLVMBuildSub(B, g->N, n, ""), NC);
     for (int i = 0; i < r; i++)
-        finish(g, kiln_ir_hsum_many(ir, &acc[i * NC], NC), LLVMBuildAdd(B, m0, kiln_ir_i64c(ir, i), ""), n, mask);
+        finish(g, kiln_ir_hsum_many(ir, &acc[i * nc], nc), LLVMBuildAdd(B, m0, kiln_ir_i64c(ir, i), ""), n, mask);
+}
+
+/* Lanes [from, from + width) of the unit that are at or past `skip`. */
+static LLVMValueRef lanes_from(kiln_ir *ir, LLVMValueRef skip, int from, int width) {
+    return LLVMBuildNot(ir->b, kiln_ir_lane_mask(ir, LLVMBuildSub(ir->b, skip, kiln_ir_i64c(ir, from), ""), width), "");
+}
+
+/* NT, a unit of ncu columns from n whose first `skip` columns another unit
+ * writes: one tile of all ncu columns for a single row of A (decode: the
+ * sums fold into one full vector, so the epilogue and the store run once
+ * per vector), tiles of NC columns for taller runs of rows (r * NC
+ * accumulators fit the registers), those wholly inside skip left out. */
+static void nt_rows(qgen *g, LLVMValueRef m0, int r, LLVMValueRef n, LLVMValueRef base, LLVMValueRef skip) {
+    kiln_ir *ir = g->ir;
+    int nc = r == 1 ? g->ncu : NC;
+    /* a loop over the unit's tiles (one for r == 1), skipped tiles out */
+    kiln_ir_loop sl;
+    kiln_ir_loop_begin(ir, &sl, kiln_ir_i64c(ir, 0), kiln_ir_i64c(ir, g->ncu), kiln_ir_i64c(ir, nc), "sub");
+    LLVMValueRef s = sl.index;
+    kiln_ir_if c;
+    if (nc < g->ncu)
+        kiln_ir_if_begin(ir, &c, LLVMBuildICmp(B, LLVMIntSLT, skip, LLVMBuildAdd(B, s, kiln_ir_i64c(ir, nc), ""), ""), "tile");
+    LLVMValueRef rowp[MAX_NCU];
+    for (int j = 0; j < nc; j++)
+        rowp[j] = byte_gep(ir, base, LLVMBuildMul(B, LLVMBuildAdd(B, s, kiln_ir_i64c(ir, j), ""), g->rb, ""));
+    LLVMValueRef sub_skip = LLVMBuildSub(B, skip, s, "");
+    nt_tile(g, m0, r, LLVMBuildAdd(B, n, s, ""), rowp, nc, lanes_from(ir, sub_skip, 0, nc));
+    if (nc < g->ncu) kiln_ir_if_end(ir, &c);
+    kiln_ir_loop_end(ir, &sl);
 }
 
 /* NN: rows [m0, m0 + r) of A against block column u (columns u*bs ..). */
@@ -164,7 +213,7 @@ static void nn_tile(qgen *g, LLVMValueRef m0, int r, LLVMValueRef u) {
 }
 
 typedef struct tile_job {
-    LLVMValueRef n, *rowp; /* NT */
+    LLVMValueRef n, base, skip; /* NT: first column, its weight row, columns left to the unit before */
     LLVMValueRef u;        /* NN */
 } tile_job;
 
@@ -177,7 +226,7 @@ static void rows_loop(qgen *g, const tile_job *job) {
     kiln_ir_if c[MAX_MR];
     for (int r = g->mr; r >= 1; r--) {
         if (r > 1) kiln_ir_if_begin(ir, &c[r - 1], LLVMBuildICmp(B, LLVMIntSGE, left, kiln_ir_i64c(ir, r), ""), "rows");
-        if (g->l->quant == CGQ_NT) nt_tile(g, ml.index, r, job->n, job->rowp);
+        if (g->l->quant == CGQ_NT) nt_rows(g, ml.index, r, job->n, job->base, job->skip);
         else nn_tile(g, ml.index, r, job->u);
         if (r > 1) kiln_ir_if_else(ir, &c[r - 1]);
     }
@@ -251,7 +300,7 @@ static void emit_entry(qgen *g, const char *name, LLVMValueRef task, units_fn un
 
 static LLVMValueRef qmv_units(qgen *g) {
     kiln_ir *ir = g->ir;
-    if (g->l->quant == CGQ_NT) return ceil_div(ir, g->N, kiln_ir_i64c(ir, NC));
+    if (g->l->quant == CGQ_NT) return ceil_div(ir, g->N, kiln_ir_i64c(ir, g->ncu));
     return LLVMBuildSDiv(B, g->N, kiln_ir_i64c(ir, g->bs), "");
 }
 
@@ -263,15 +312,15 @@ static LLVMValueRef emit_qmv_task(qgen *g, const char *name) {
     kiln_ir_loop_begin(ir, &ul, begin, end, kiln_ir_i64c(ir, 1), "unit");
     tile_job job = {0};
     if (g->l->quant == CGQ_NT) {
-        LLVMValueRef n = LLVMBuildMul(B, ul.index, kiln_ir_i64c(ir, NC), "n");
-        LLVMValueRef last = LLVMBuildSub(B, g->N, kiln_ir_i64c(ir, 1), "");
-        LLVMValueRef rowp[NC];
-        for (int j = 0; j < NC; j++) {
-            LLVMValueRef nj = kiln_ir_min_i64(ir, LLVMBuildAdd(B, n, kiln_ir_i64c(ir, j), ""), last);
-            rowp[j] = byte_gep(ir, g->Q, LLVMBuildMul(B, nj, g->rb, ""));
-        }
+        /* unit u covers columns [u ncu, u ncu + ncu); the last one, if N
+         * ends inside it, starts early at N - ncu (the launcher keeps N >=
+         * ncu) and leaves the columns the unit before wrote alone, so every
+         * weight row a unit reads exists and rows sit at fixed steps */
+        LLVMValueRef n0 = LLVMBuildMul(B, ul.index, kiln_ir_i64c(ir, g->ncu), "n0");
+        LLVMValueRef n = kiln_ir_min_i64(ir, n0, LLVMBuildSub(B, g->N, kiln_ir_i64c(ir, g->ncu), ""));
         job.n = n;
-        job.rowp = rowp;
+        job.base = byte_gep(ir, g->Q, LLVMBuildMul(B, n, g->rb, ""));
+        job.skip = LLVMBuildSub(B, n0, n, "skip");
         rows_loop(g, &job);
     } else {
         job.u = ul.index;
@@ -339,6 +388,7 @@ kiln_status cg_emit_qmatmul(cg *c, const char *name, const cpu_mm_layout *l) {
     g.w = kiln_llvm_target_f32_lanes(c->ir->target);
     if (g.w > 32) g.w = 32;
     g.mr = rows_per_tile(&g);
+    g.ncu = g.w < NC ? NC : g.w > MAX_NCU ? MAX_NCU : g.w;
     char n[160], t[176];
     snprintf(n, sizeof n, "%s_qmv", name);
     snprintf(t, sizeof t, "%s_task", n);

@@ -61,6 +61,10 @@ kiln_status cg_emit_qmatmul(cg *c, const char *name, const cpu_mm_layout *l);
  * folding), the dequantize-then-GEMM path the rest with chunks of about
  * chunk_bytes of f32 weights. Tests and benchmarks may set them between
  * runs. */
+/* NT _qmv works on units of up to this many output columns, all of them
+ * rows of the weight: it needs N >= CGQ_NT_UNIT (smaller N takes the
+ * dequantize-then-GEMM path). */
+#define CGQ_NT_UNIT 16
 #define CGQ_DEFAULT_MAX_ROWS 8
 #define CGQ_DEFAULT_CHUNK_BYTES ((int64_t)4 << 20)
 typedef struct cgq_tuning {

@@ -6,7 +6,8 @@
  * whole blocks along the weight rows (K for NT, N for NN). A is read in
  * place when its rows are contiguous and its batch axes fold into M, else
  * the kernel's pack function makes it dense. Then:
- *   up to max_rows rows of A: _qmv straight from the blocks;
+ *   up to max_rows rows of A (and, NT, N >= CGQ_NT_UNIT): _qmv straight
+ *         from the blocks;
  *   more: B is dequantized a chunk of columns at a time into a dense buffer
  *         (chunk_bytes of f32) and each chunk goes through the kernel's
  *         GEMM, whose epilogue sees the chunk's first column in col0. */
@@ -100,7 +101,7 @@ kiln_status cpu_launch_qmatmul(kiln_cpu_exec *e, const kiln_kernel *k, const cpu
     *done = 1;
     cgq_count.launches++;
 
-    if (Mt <= cgq_tune.max_rows) {
+    if (Mt <= cgq_tune.max_rows && (!nt || N >= CGQ_NT_UNIT)) {
         cgq_count.qmv++;
         /* every output is written once, after its epilogue read its own
          * operands: safe in place */
