@@ -8,9 +8,9 @@
 # llama2.c .bin or HF Llama folder kiln quantize takes; it is converted to
 # an f32 GGUF first). -s instead makes a synthetic 4-layer, 1024-wide Llama
 # with random weights (bench/quant_synth_llama.py: 117 M parameters, 446 MiB
-# in f32), where streaming the weights dominates a decode step. Each
-# variant runs REPEATS times (default 3) greedily from BOS; the best decode
-# rate counts. Prints one line per variant with tokens/s, the ratio to
+# in f32), where streaming the weights dominates a decode step. The
+# variants run in turn, REPEATS rounds (default 3), greedily from BOS; each
+# variant's best decode rate counts. Prints one line per variant with tokens/s, the ratio to
 # f32, the file size and whether the greedy ids equal f32's for the whole
 # run (random weights make near-ties likely, so differing ids there say
 # little).
@@ -44,24 +44,28 @@ for t in f32 q8_0 q4_0; do
 done
 [ "$SYNTH" = 1 ] && rm -rf "$tmp/synth"
 
-best_rate() { # FILE: best "decode N tokens in S s (R tok/s)" rate over REP runs; ids into $tmp/ids
-  local best=0 r
-  for _ in $(seq "$REP"); do
-    "$KILN" generate "$1" --prompt-ids 1 --ids -n "$N" -d "$DEV" ${THREADS:+-t "$THREADS"} >"$tmp/ids" 2>"$tmp/err" ||
-      { cat "$tmp/err" >&2; exit 1; }
-    r=$(sed -n 's/.*decode [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tok\/s).*/\1/p' "$tmp/err")
-    best=$(python3 -c "import sys; print(max(float(sys.argv[1]), float(sys.argv[2] or 0)))" "$best" "$r")
-  done
-  echo "$best"
+rate() { # FILE OUT: one run's decode rate (tokens/s); its ids into OUT
+  "$KILN" generate "$1" --prompt-ids 1 --ids -n "$N" -d "$DEV" ${THREADS:+-t "$THREADS"} >"$2" 2>"$tmp/err" ||
+    { cat "$tmp/err" >&2; exit 1; }
+  sed -n 's/.*decode [0-9]* tokens in [0-9.]* s (\([0-9.]*\) tok\/s).*/\1/p' "$tmp/err"
 }
 
 echo "model: $([ "$SYNTH" = 1 ] && echo "synthetic 4 x 1024 Llama" || echo "$MODEL")   device: $DEV   tokens: $N   best of $REP"
-f32=$(best_rate "$tmp/f32.gguf")
-cp "$tmp/ids" "$tmp/f32.ids"
+# the variants take turns, REPEATS rounds, so a change in the machine's load
+# falls on all of them alike; the best rate of each counts
+declare -A best
+for _ in $(seq "$REP"); do
+  for t in f32 q8_0 q4_0; do
+    r=$(rate "$tmp/$t.gguf" "$tmp/$t.ids")
+    best[$t]=$(python3 -c "import sys; print(max(float(sys.argv[1]), float(sys.argv[2] or 0)))" "${best[$t]:-0}" "$r")
+  done
+done
+f32=${best[f32]}
 printf "  %-6s %10.1f tok/s   1.00x f32   %s\n" f32 "$f32" "$(du -h "$tmp/f32.gguf" | cut -f1)"
 for t in q8_0 q4_0; do
-  r=$(best_rate "$tmp/$t.gguf")
-  same=$(cmp -s "$tmp/ids" "$tmp/f32.ids" && echo "same ids as f32" || echo "ids differ from f32")
+  r=${best[$t]}
+  same=$(cmp -s "$tmp/$t.ids" "$tmp/f32.ids" && echo "same ids as f32" || echo "ids differ from f32")
   printf "  %-6s %10.1f tok/s   %.2fx f32   %s   (%s)\n" $t "$r" "$(python3 -c "print($r / $f32 if $f32 else 0)")" \
     "$(du -h "$tmp/$t.gguf" | cut -f1)" "$same"
 done
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
