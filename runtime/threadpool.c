@@ -4,9 +4,10 @@
  * takes tasks itself. Tasks are claimed with a compare-and-swap on `next`,
  * whose high bits carry the loop's tag, so a worker that wakes late (the
  * machine is shared; workers get descheduled) can never claim a task of a
- * newer loop it has not seen. The caller waits for `completed` to reach the
- * task count, not for every worker to check in, so a sleeping or descheduled
- * worker never delays a loop. */
+ * newer loop it has not seen, nor (the old tag is retired before the new
+ * task count is published) an index past the end of an older one. The
+ * caller waits for `completed` to reach the task count, not for every worker
+ * to check in, so a sleeping or descheduled worker never delays a loop. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -80,7 +81,9 @@ static void take_tasks(kiln_threadpool *p, uint64_t tag, int32_t thread) {
     for (;;) {
         uint64_t v = atomic_load_explicit(&p->next, memory_order_acquire);
         if ((v >> TAG_SHIFT) != tag) return;
-        int64_t n = atomic_load_explicit(&p->n_tasks, memory_order_relaxed);
+        /* Acquire: a count published after `v` was read comes with the store
+         * that retired v's tag, so the claim below then fails. */
+        int64_t n = atomic_load_explicit(&p->n_tasks, memory_order_acquire);
         if ((int64_t)(v & INDEX_MASK) >= n) return;
         if (!atomic_compare_exchange_weak_explicit(&p->next, &v, v + 1, memory_order_acq_rel, memory_order_relaxed))
             continue;
@@ -211,7 +214,16 @@ void kiln_threadpool_parallel_for(kiln_threadpool *p, int64_t n_tasks, kiln_task
     pthread_mutex_lock(&p->call_lock);
     uint64_t g = atomic_load(&p->generation) + 1;
     uint64_t tag = g & TAG_MASK;
-    atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_relaxed);
+    /* Close the previous loop before changing n_tasks. A worker that ran its
+     * last task reads `next` (the old tag, index == the old count) and then
+     * n_tasks; were the new, larger count already there while `next` still
+     * held the old tag, its claim of that index would succeed and run a task
+     * of this loop twice, and its extra `completed` could let this call
+     * return while a task still runs. With the old tag gone first, and the
+     * count released after it, a worker that sees the new count fails that
+     * claim. */
+    atomic_store_explicit(&p->next, (tag << TAG_SHIFT) | INDEX_MASK, memory_order_relaxed);
+    atomic_store_explicit(&p->n_tasks, n_tasks, memory_order_release);
     atomic_store_explicit(&p->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&p->ctx, ctx, memory_order_relaxed);
     atomic_store_explicit(&p->completed, 0, memory_order_relaxed);

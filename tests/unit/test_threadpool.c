@@ -1,8 +1,10 @@
 /* Thread pool: every task runs exactly once, thread indices stay in range,
- * nesting and concurrent callers neither deadlock nor lose tasks. */
+ * nesting and concurrent callers neither deadlock nor lose tasks, and
+ * back-to-back loops of different sizes never mix their tasks. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <time.h>
 
 #include "harness.h"
 #include "kiln/threadpool.h"
@@ -79,6 +81,57 @@ static void *caller_main(void *arg) {
     return NULL;
 }
 
+/* Back-to-back loops of alternating sizes, like a GEMM's pack loop (2 tasks)
+ * and compute loop (40): the worker that finishes the short loop's last task
+ * looks at the task counter again just as the caller publishes the long
+ * loop. It must not claim "task 2" of the short loop, which the long loop's
+ * count makes look valid (that ran a task twice and let the caller return
+ * while a task still ran). Loops run in batches with nothing between them
+ * (the race needs the caller quick), each with its own zeroed counts,
+ * checked after the batch: a task that ran twice, never, or for the wrong
+ * loop shows. */
+#define BATCH 1024
+#define STRESS_TASKS 40
+#define STRESS_SLOTS (STRESS_TASKS + 8)
+
+typedef struct stress_counts {
+    _Atomic int hits[STRESS_SLOTS];
+    int64_t n;
+} stress_counts;
+
+static void stress_task(void *ctx, int64_t task, int32_t thread) {
+    (void)thread;
+    stress_counts *c = ctx;
+    if (task >= 0 && task < STRESS_SLOTS) atomic_fetch_add(&c->hits[task], 1);
+}
+
+static double seconds_now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Runs batches of alternating loops for about `seconds`; returns the number of bad loops. */
+static int stress_alternating(kiln_threadpool *pool, double seconds) {
+    static stress_counts batch[BATCH];
+    int bad = 0;
+    double end = seconds_now() + seconds;
+    for (int round = 0; round < 10000 && (round == 0 || seconds_now() < end); round++) {
+        memset(batch, 0, sizeof batch);
+        for (int r = 0; r < BATCH; r++) {
+            batch[r].n = (r & 1) ? STRESS_TASKS : 2;
+            kiln_threadpool_parallel_for(pool, batch[r].n, stress_task, &batch[r]);
+        }
+        for (int r = 0; r < BATCH; r++) {
+            int wrong = 0;
+            for (int64_t i = 0; i < STRESS_SLOTS; i++)
+                wrong += atomic_load(&batch[r].hits[i]) != (i < batch[r].n);
+            bad += wrong != 0;
+        }
+    }
+    return bad;
+}
+
 int main(void) {
     CHECK(kiln_cpu_count() >= 1);
 
@@ -121,6 +174,23 @@ int main(void) {
         for (int i = 0; i < 3; i++)
             pthread_join(t[i], NULL);
         CHECK(atomic_load(&sum) == 3L * 200 * 55);
+        kiln_threadpool_free(pool);
+    }
+
+    /* Two and three threads (the GEMM tests' pools), then more threads than
+     * this machine has cores, so workers get descheduled mid-loop. About one
+     * second each: before the pool retired the old tag first (threadpool.c),
+     * every run failed here (1-100 bad loops a second under ASan, thousands
+     * in a Release build). */
+    int many = 2 * kiln_cpu_count() + 2;
+    int stress_sizes[3] = {2, 3, many < 18 ? many : 18};
+    for (int i = 0; i < 3; i++) {
+        kiln_threadpool *pool = NULL;
+        CHECK_OK(kiln_threadpool_create(stress_sizes[i], &pool));
+        if (!pool) continue;
+        int bad = stress_alternating(pool, 1.0);
+        if (bad) fprintf(stderr, "alternating loops on %d threads: %d bad loops\n", stress_sizes[i], bad);
+        CHECK(bad == 0);
         kiln_threadpool_free(pool);
     }
 
