@@ -305,7 +305,7 @@ static kiln_status read_tensor_info(cursor *c, uint64_t index, kiln_gguf_tensor 
     size_t at = c->pos;
     char ctx[160];
     snprintf(ctx, sizeof ctx, "tensor info %llu", (unsigned long long)index);
-    kiln_gguf_string name;
+    kiln_gguf_string name = {0};
     t->info_offset = at;
     KILN_TRY(read_string(c, &name, "name", ctx));
     if (name.len == 0 || strlen(name.str) != name.len)

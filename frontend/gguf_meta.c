@@ -28,7 +28,7 @@ static int is_signed(kiln_gguf_type t) {
 static int is_float(kiln_gguf_type t) { return t == KILN_GGUF_FLOAT32 || t == KILN_GGUF_FLOAT64; }
 
 kiln_status kiln_gguf_get_string(const kiln_gguf *g, const char *key, kiln_gguf_string *out) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     if (v->type != KILN_GGUF_STRING) return wrong_type(g, key, v, "string");
     *out = v->v.s;
@@ -36,7 +36,7 @@ kiln_status kiln_gguf_get_string(const kiln_gguf *g, const char *key, kiln_gguf_
 }
 
 kiln_status kiln_gguf_get_int(const kiln_gguf *g, const char *key, int64_t *out) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     if (is_signed(v->type)) {
         *out = v->v.i;
@@ -51,7 +51,7 @@ kiln_status kiln_gguf_get_int(const kiln_gguf *g, const char *key, int64_t *out)
 }
 
 kiln_status kiln_gguf_get_float(const kiln_gguf *g, const char *key, double *out) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     if (is_float(v->type)) *out = v->v.f;
     else if (is_signed(v->type)) *out = (double)v->v.i;
@@ -61,7 +61,7 @@ kiln_status kiln_gguf_get_float(const kiln_gguf *g, const char *key, double *out
 }
 
 kiln_status kiln_gguf_get_bool(const kiln_gguf *g, const char *key, int *out) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     if (v->type != KILN_GGUF_BOOL) return wrong_type(g, key, v, "bool");
     *out = v->v.i != 0;
@@ -70,7 +70,7 @@ kiln_status kiln_gguf_get_bool(const kiln_gguf *g, const char *key, int *out) {
 
 kiln_status kiln_gguf_get_strings(const kiln_gguf *g, const char *key, const kiln_gguf_string **items,
                                   uint64_t *count) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     if (v->type != KILN_GGUF_ARRAY || v->elem_type != KILN_GGUF_STRING)
         return wrong_type(g, key, v, "an array of strings");
@@ -113,7 +113,7 @@ static void element(const kiln_gguf_value *v, uint64_t i, int64_t *iv, uint64_t 
 }
 
 static kiln_status scalar_array(const kiln_gguf *g, const char *key, int want_float, const kiln_gguf_value **out) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     KILN_TRY(lookup(g, key, &v));
     const char *want = want_float ? "an array of numbers" : "an array of integers";
     if (v->type != KILN_GGUF_ARRAY || v->elem_type == KILN_GGUF_STRING || v->elem_type == KILN_GGUF_ARRAY)
@@ -125,7 +125,7 @@ static kiln_status scalar_array(const kiln_gguf *g, const char *key, int want_fl
 }
 
 kiln_status kiln_gguf_get_floats(const kiln_gguf *g, const char *key, float **out, uint64_t *count) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     *out = NULL;
     KILN_TRY(scalar_array(g, key, 1, &v));
     float *a = malloc((size_t)v->count * sizeof *a + 1);
@@ -143,7 +143,7 @@ kiln_status kiln_gguf_get_floats(const kiln_gguf *g, const char *key, float **ou
 }
 
 kiln_status kiln_gguf_get_ints(const kiln_gguf *g, const char *key, int64_t **out, uint64_t *count) {
-    const kiln_gguf_value *v;
+    const kiln_gguf_value *v = NULL;
     *out = NULL;
     KILN_TRY(scalar_array(g, key, 0, &v));
     int64_t *a = malloc((size_t)v->count * sizeof *a + 1);
@@ -182,7 +182,7 @@ static kiln_status optional_flag(const kiln_gguf *g, const char *key, int *out) 
 }
 
 static kiln_status tokenizer_get(const kiln_gguf *g, kiln_gguf_tokenizer *t) {
-    kiln_gguf_string s;
+    kiln_gguf_string s = {0};
     KILN_TRY(kiln_gguf_get_string(g, "tokenizer.ggml.model", &s));
     t->model = s.str;
     if (kiln_gguf_find(g, "tokenizer.ggml.pre")) {

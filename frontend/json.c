@@ -545,7 +545,7 @@ static kiln_status parse_object(parser *p, kiln_json *v) {
                      found(p, p->pos, b, sizeof b));
             goto error;
         }
-        size_t klen;
+        size_t klen = 0;
         s = scan_string(p);
         if (!s) s = take_string(p, &key, &klen);
         if (s) goto error;

@@ -141,7 +141,7 @@ typedef kiln_scalar (*value_fn)(void *ctx, int64_t i);
 static kiln_status epilogue(evaluator *E, value_fn value, void *ctx) {
     const kiln_kernel *k = E->k;
     kiln_tensor *out = E->bufs[k->out_buf];
-    int64_t n;
+    int64_t n = 0;
     KILN_TRY(extent_product(E, k->out_rank, k->out_extent, &n));
     if (n != kiln_tensor_numel(out))
         return kiln_error(KILN_ERR_INTERNAL, "kernel '%s': output buffer holds %lld elements, the kernel writes %lld", k->name,
@@ -333,7 +333,7 @@ static int64_t dimv(const evaluator *E, int view, int axis) { return E->dims[E->
 static kiln_status run_template(evaluator *E) {
     const kiln_kernel *k = E->k;
     kiln_scalar *v[KILN_KMAX_VIEWS] = {NULL, NULL, NULL, NULL};
-    int64_t count;
+    int64_t count = 0;
     kiln_status s = KILN_OK;
     for (int i = 0; i < k->nviews && !s; i++) s = materialize(E, &k->views[i], &v[i], &count);
     att a;

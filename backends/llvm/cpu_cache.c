@@ -190,7 +190,9 @@ static void prune(const char *dir) {
             if (!p) break;
             list = p;
         }
-        snprintf(list[n].name, sizeof list[n].name, "%s", de->d_name);
+        size_t len = strlen(de->d_name);
+        if (len >= sizeof list[n].name) continue; /* not an entry kiln wrote */
+        memcpy(list[n].name, de->d_name, len + 1);
         list[n].mtime = st.st_mtime;
         list[n].bytes = (int64_t)st.st_size;
         total += list[n].bytes;

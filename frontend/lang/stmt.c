@@ -81,7 +81,7 @@ static kiln_status const_int(eval *ev, const expr *e, const char *what, int64_t 
 static kiln_status exec_for(eval *ev, const stmt *s) {
     const char *var = s->names[0];
     if (s->is_range) {
-        int64_t a, b;
+        int64_t a = 0, b = 0;
         KILN_TRY(const_int(ev, s->e, "a range start", &a));
         KILN_TRY(const_int(ev, s->e2, "a range end", &b));
         for (int64_t i = a; i < b; i++) {

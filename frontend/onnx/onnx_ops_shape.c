@@ -91,7 +91,7 @@ OX_CONV(conv_reshape) {
     (void)nout;
     OX_REQ(x, 0);
     kiln_dim want[KILN_MAX_RANK];
-    int k;
+    int k = 0;
     if (c->opset < 5) {
         const int64_t *list;
         k = ox_attr_ints(n, "shape", &list);
@@ -157,7 +157,7 @@ OX_CONV(conv_squeeze) {
     (void)nout;
     OX_REQ(x, 0);
     int64_t axes[KILN_MAX_RANK * 2];
-    int k;
+    int k = 0;
     KILN_TRY(axes_arg(c, n, in, nin, 13, 1, axes, &k));
     kiln_shape xs = OV(c, x)->shape;
     if (k < 0) { /* every dim of size 1 */
@@ -174,7 +174,7 @@ OX_CONV(conv_unsqueeze) {
     (void)nout;
     OX_REQ(x, 0);
     int64_t axes[KILN_MAX_RANK * 2];
-    int k;
+    int k = 0;
     KILN_TRY(axes_arg(c, n, in, nin, 13, 1, axes, &k));
     if (k < 0) return ox_invalid(c, "axes are required");
     return ox_unsqueeze(c, x, k, axes, &out[0]);
@@ -429,7 +429,7 @@ OX_CONV(conv_expand) {
     OX_REQ(x, 0);
     OX_REQ(sh, 1);
     kiln_dim dims[KILN_MAX_RANK];
-    int k;
+    int k = 0;
     KILN_TRY(need_sizes(c, sh, "the target shape", dims, KILN_MAX_RANK, &k));
     return ox_expand(c, x, k, dims, &out[0]);
 }
@@ -441,7 +441,7 @@ OX_CONV(conv_tile) {
     OX_REQ(x, 0);
     OX_REQ(r, 1);
     int64_t reps[KILN_MAX_RANK];
-    int k;
+    int k = 0;
     KILN_TRY(need_ints(c, r, "repeats", reps, KILN_MAX_RANK, &k));
     int rank = ox_rank(c, x);
     if (k != rank) return ox_invalid(c, "%d repeats for rank %d", k, rank);
@@ -584,7 +584,7 @@ OX_CONV(conv_constant_of_shape) {
     (void)nout;
     OX_REQ(sh, 0);
     kiln_dim dims[KILN_MAX_RANK];
-    int k;
+    int k = 0;
     KILN_TRY(need_sizes(c, sh, "the shape", dims, KILN_MAX_RANK, &k));
     ox_id v;
     const onnx_attr *a = onnx_node_attr(n, "value");

@@ -265,7 +265,7 @@ typedef struct qk_act {
 static int qk_check_output(const qk_model *m, const kiln_tensor_map *in, const kiln_tensor_map *out, int i, int64_t seq,
                            int one_hot, qk_act act, const char *what) {
     static const char *xs[QK_NOUT] = {"xa", "xa", "xb", "xb", "xc", "xa"};
-    char name[8];
+    char name[16];
     snprintf(name, sizeof name, "y%d", i + 1);
     const kiln_tensor *x = kiln_tensor_map_get(in, xs[i]), *y = kiln_tensor_map_get(out, name);
     int64_t K = i == 2 || i == 3 ? m->d.kb : m->d.ka;
