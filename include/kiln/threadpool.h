@@ -32,10 +32,11 @@ void kiln_threadpool_free(kiln_threadpool *pool);
 int kiln_threadpool_size(const kiln_threadpool *pool);
 
 /* Runs fn(ctx, t, thread) for every t in [0, n_tasks) and returns when all
- * have finished. A NULL pool, n_tasks <= 1, a call made from inside a task
- * (nesting) or a call that finds the pool busy with another caller's loop
- * runs the tasks inline on the calling thread (as thread 0), so it never
- * deadlocks. */
+ * have finished. A NULL pool, n_tasks <= 1 or a call made from inside a
+ * task (nesting, with the task's thread index) runs the tasks inline on the
+ * calling thread, so nesting never deadlocks. A call from another thread
+ * while the pool runs a loop waits for that loop to finish (running inline
+ * as thread 0 would share thread 0's scratch with the running loop). */
 void kiln_threadpool_parallel_for(kiln_threadpool *pool, int64_t n_tasks, kiln_task_fn fn, void *ctx);
 
 /* The same call with the pool as an untyped pointer: the shape JIT'd code
