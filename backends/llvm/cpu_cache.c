@@ -190,9 +190,7 @@ static void prune(const char *dir) {
             if (!p) break;
             list = p;
         }
-        size_t len = strlen(de->d_name);
-        if (len >= sizeof list[n].name) continue; /* not an entry kiln wrote */
-        memcpy(list[n].name, de->d_name, len + 1);
+        memcpy(list[n].name, de->d_name, len + 1); /* len fits: checked above */
         list[n].mtime = st.st_mtime;
         list[n].bytes = (int64_t)st.st_size;
         total += list[n].bytes;
