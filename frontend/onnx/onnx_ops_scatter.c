@@ -173,7 +173,7 @@ OX_CONV(conv_scatter_nd) {
     OX_REQ(data, 0);
     OX_REQ(idx, 1);
     OX_REQ(upd, 2);
-    int red;
+    int red = RED_NONE;
     KILN_TRY(reduction_of(c, n, &red));
     int64_t ds[KILN_MAX_RANK], is[KILN_MAX_RANK];
     int rank = ox_rank(c, data), irank = ox_rank(c, idx);
