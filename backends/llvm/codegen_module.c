@@ -228,3 +228,14 @@ kiln_status cpu_bind_symbols(kiln_cpu_program *p) {
     }
     return KILN_OK;
 }
+
+kiln_status cpu_emit_object(kiln_cpu_program *p, kiln_llvm_object *obj) {
+    memset(obj, 0, sizeof *obj);
+    kiln_llvm_module *m = NULL;
+    kiln_status s = cpu_emit_module(p, &m);
+    double t = now();
+    if (!s) s = kiln_llvm_object_emit(p->target, m, obj);
+    kiln_llvm_module_free(m);
+    p->timings.jit = now() - t;
+    return s;
+}

@@ -51,6 +51,9 @@ kiln_status cpu_program_layout(kiln_cpu_program *p);
 /* Emits one module with every distinct kernel of the program, verified and
  * optimized; timings updated. */
 kiln_status cpu_emit_module(kiln_cpu_program *p, kiln_llvm_module **out);
+/* cpu_emit_module, then the module compiled to object code (its time in
+ * p->timings.jit); obj is released by the caller, also on failure. */
+kiln_status cpu_emit_object(kiln_cpu_program *p, kiln_llvm_object *obj);
 /* Looks up every kernel's functions in p->jit. */
 kiln_status cpu_bind_symbols(kiln_cpu_program *p);
 /* Symbol names: the entry of code c, and its GEMM / pack functions. */

@@ -177,14 +177,8 @@ kiln_status kiln_kmod_write(const char *path, const kiln_graph *g, const kiln_te
     kiln_cpu_program *p = NULL;
     KILN_TRY(cpu_program_new(plan, opt, &p));
     p->timings.plan = t1 - t0;
-    kiln_llvm_module *m = NULL;
     kiln_llvm_object obj;
-    memset(&obj, 0, sizeof obj);
-    kiln_status s = cpu_emit_module(p, &m);
-    double t2 = now();
-    if (!s) s = kiln_llvm_object_emit(p->target, m, &obj);
-    kiln_llvm_module_free(m);
-    p->timings.jit = now() - t2;
+    kiln_status s = cpu_emit_object(p, &obj);
     if (!s) s = cpu_kmod_store(path, p, &obj, weights);
     p->timings.total = now() - t0;
     if (timings) *timings = p->timings;
