@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "codegen_internal.h"
+#include "kiln/scalar.h"
 
 #define B (ir->b)
 
@@ -224,23 +225,8 @@ LLVMValueRef cg_math_binary(kiln_ir *ir, kiln_op op, kiln_dtype in, kiln_dtype o
     return cg_round(ir, out, r);
 }
 
-int cg_math_supported(kiln_op op, int arity) {
-    static const kiln_op unary[] = {
-        KILN_OP_NEG, KILN_OP_ABS, KILN_OP_SIGN, KILN_OP_EXP, KILN_OP_LOG, KILN_OP_SQRT, KILN_OP_RSQRT, KILN_OP_RECIP,
-        KILN_OP_TANH, KILN_OP_SIGMOID, KILN_OP_ERF, KILN_OP_SIN, KILN_OP_COS, KILN_OP_FLOOR, KILN_OP_CEIL,
-        KILN_OP_ROUND, KILN_OP_RELU, KILN_OP_GELU, KILN_OP_GELU_TANH, KILN_OP_SILU, KILN_OP_NOT, KILN_OP_TAN,
-        KILN_OP_ASIN, KILN_OP_ACOS, KILN_OP_ATAN, KILN_OP_SINH, KILN_OP_COSH, KILN_OP_ASINH, KILN_OP_ACOSH,
-        KILN_OP_ATANH, KILN_OP_BITNOT};
-    static const kiln_op binary[] = {
-        KILN_OP_ADD, KILN_OP_SUB, KILN_OP_MUL, KILN_OP_DIV, KILN_OP_POW, KILN_OP_MOD, KILN_OP_MAX, KILN_OP_MIN,
-        KILN_OP_EQ, KILN_OP_NE, KILN_OP_LT, KILN_OP_LE, KILN_OP_GT, KILN_OP_GE, KILN_OP_AND, KILN_OP_OR,
-        KILN_OP_XOR, KILN_OP_FMOD, KILN_OP_BITAND, KILN_OP_BITOR, KILN_OP_BITXOR, KILN_OP_SHL, KILN_OP_SHR};
-    const kiln_op *list = arity == 1 ? unary : binary;
-    size_t n = arity == 1 ? sizeof unary / sizeof unary[0] : sizeof binary / sizeof binary[0];
-    for (size_t i = 0; (arity == 1 || arity == 2) && i < n; i++)
-        if (list[i] == op) return 1;
-    return 0;
-}
+/* The CPU emits every op of kiln's scalar semantics (ir/scalar.c). */
+int cg_math_supported(kiln_op op, int arity) { return kiln_scalar_supported(op, arity); }
 
 /* ---- reductions ---- */
 
