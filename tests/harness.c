@@ -23,6 +23,26 @@ const char *test_shared_dir(void) {
     return d && *d ? d : "../shared";
 }
 
+unsigned char *test_read_file(const char *path, size_t *n) {
+    *n = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long len = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *p = len >= 0 ? malloc((size_t)len + 1) : NULL;
+    *n = p ? fread(p, 1, (size_t)len, f) : 0;
+    fclose(f);
+    return p;
+}
+
+void test_write_file(const char *path, const unsigned char *p, size_t n) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    fwrite(p, 1, n, f);
+    fclose(f);
+}
+
 int test_finish(const char *name) {
     if (test_failures) fprintf(stderr, "%s: %d check(s) failed\n", name, test_failures);
     else fprintf(stderr, "%s: all checks passed\n", name);

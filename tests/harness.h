@@ -35,6 +35,11 @@ void check_err_(kiln_status s, const char *needle, const char *expr, const char 
 
 /* Directory of ../shared (KILN_SHARED), or NULL with a note when absent. */
 const char *test_shared_dir(void);
+/* A whole file, malloc'd (one spare byte), or NULL when unreadable. */
+unsigned char *test_read_file(const char *path, size_t *n);
+/* Writes n bytes to path, replacing it (silently does nothing on failure:
+ * the check that reads it back fails instead). */
+void test_write_file(const char *path, const unsigned char *p, size_t n);
 /* Summary line and exit code. */
 int test_finish(const char *name);
 

@@ -40,26 +40,6 @@ static int maps_equal(const kiln_tensor_map *a, const kiln_tensor_map *b) {
     return 1;
 }
 
-static unsigned char *slurp(const char *path, size_t *n) {
-    *n = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)len + 1);
-    *n = p ? fread(p, 1, (size_t)len, f) : 0;
-    fclose(f);
-    return p;
-}
-
-static void spill(const char *path, const unsigned char *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(p, 1, n, f);
-    fclose(f);
-}
-
 /* Compiles through the cache; checks the result kind and the outputs. */
 static void expect(const kiln_graph *g, const kiln_cpu_options *o, const char *cdir, int no_cache,
                    kiln_cpu_cache_result want, const kiln_tensor_map *w, const kiln_tensor_map *in,
@@ -103,10 +83,10 @@ static void test_cache(void) {
 
     /* no_cache: compiled, the entry neither read nor rewritten */
     size_t n0 = 0, n1 = 0;
-    unsigned char *before = slurp(path, &n0);
-    spill(path, (const unsigned char *)"junk", 4);
+    unsigned char *before = test_read_file(path, &n0);
+    test_write_file(path, (const unsigned char *)"junk", 4);
     expect(m->graph, &o, cdir, 1, KILN_CPU_CACHE_OFF, w, in, ref, "no_cache");
-    unsigned char *after = slurp(path, &n1);
+    unsigned char *after = test_read_file(path, &n1);
     CHECK(n1 == 4 && after && memcmp(after, "junk", 4) == 0);
     free(after);
 
@@ -115,10 +95,10 @@ static void test_cache(void) {
     expect(m->graph, &o, cdir, 0, KILN_CPU_CACHE_HIT, w, in, ref, "replaced entry");
     if (before && n0 > 64) {
         before[n0 / 2] ^= 0x55;
-        spill(path, before, n0);
+        test_write_file(path, before, n0);
         expect(m->graph, &o, cdir, 0, KILN_CPU_CACHE_STALE, w, in, ref, "flipped byte");
         before[n0 / 2] ^= 0x55;
-        spill(path, before, n0 / 3);
+        test_write_file(path, before, n0 / 3);
         expect(m->graph, &o, cdir, 0, KILN_CPU_CACHE_STALE, w, in, ref, "truncated entry");
         expect(m->graph, &o, cdir, 0, KILN_CPU_CACHE_HIT, w, in, ref, "after truncation");
     }

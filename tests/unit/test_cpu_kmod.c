@@ -18,25 +18,6 @@
 
 static char dir[512];
 
-static unsigned char *read_file(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *p = malloc((size_t)len + 1);
-    *n = p ? fread(p, 1, (size_t)len, f) : 0;
-    fclose(f);
-    return p;
-}
-
-static void write_file(const char *path, const unsigned char *p, size_t n) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    fwrite(p, 1, n, f);
-    fclose(f);
-}
-
 /* Byte offset of the payload of the record with `tag` (0 if absent). */
 static size_t find_record(const unsigned char *p, size_t n, uint32_t tag, uint64_t *len) {
     size_t pos = 12;
@@ -155,7 +136,7 @@ static void test_refusals(void) {
     snprintf(good, sizeof good, "%s/with.kmod", dir);
     snprintf(bad, sizeof bad, "%s/bad.kmod", dir);
     size_t n = 0;
-    unsigned char *orig = read_file(good, &n);
+    unsigned char *orig = test_read_file(good, &n);
     CHECK(orig && n > 100);
     if (!orig) return;
     unsigned char *p = malloc(n);
@@ -167,7 +148,7 @@ static void test_refusals(void) {
     memcpy(p, orig, n);
     p[off] = p[off] == '9' ? '8' : '9';
     fix_checksum(p, off, len);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     expect_load_error(bad, "was built by kiln", "version");
 
     /* a kernel record that does not match the stored graph */
@@ -176,7 +157,7 @@ static void test_refusals(void) {
     memcpy(p, orig, n);
     p[off + 8 + 8] ^= 0x5a; /* kernel 0's fingerprint */
     fix_checksum(p, off, len);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     expect_load_error(bad, "is not the one the object was built from", "plan mismatch");
 
     /* a flipped byte in every record: checksum */
@@ -186,30 +167,30 @@ static void test_refusals(void) {
         CHECK(off && len > 0);
         memcpy(p, orig, n);
         p[off + len / 2] ^= 0x01;
-        write_file(bad, p, n);
+        test_write_file(bad, p, n);
         expect_load_error(bad, "checksum mismatch", "flipped byte");
     }
     /* a record claiming more bytes than the file has */
     off = find_record(orig, n, KMOD_OBJ, &len);
     memcpy(p, orig, n);
     kmod_put_u64(p + off - 16, (uint64_t)n * 3);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     expect_load_error(bad, "truncated or corrupt", "oversized length");
     memcpy(p, orig, n);
     kmod_put_u64(p + off - 16, UINT64_MAX);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     expect_load_error(bad, "truncated or corrupt", "huge length");
 
     /* truncated anywhere */
     size_t cuts[] = {0, 5, 8, 11, 12, 20, 40, 100, n / 3, n / 2, n - 30, n - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
-        write_file(bad, orig, cuts[i]);
+        test_write_file(bad, orig, cuts[i]);
         const char *needle = cuts[i] < 12 ? "not a kiln module" : "truncated";
         expect_load_error(bad, needle, "truncated");
     }
     /* trailing garbage, another format, no file */
     memcpy(p, orig, n);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     FILE *f = fopen(bad, "ab");
     if (f) {
         fputs("junk", f);
@@ -218,7 +199,7 @@ static void test_refusals(void) {
     expect_load_error(bad, "after the END record", "trailing bytes");
     memcpy(p, orig, n);
     kmod_put_u32(p + 8, 77);
-    write_file(bad, p, n);
+    test_write_file(bad, p, n);
     expect_load_error(bad, "module format 77", "format version");
     snprintf(bad, sizeof bad, "%s/missing.kmod", dir);
     expect_load_error(bad, "cannot open", "missing file");
